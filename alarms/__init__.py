@@ -1,0 +1,1 @@
+"""Alarm layer: grids, rules, incidents and their closed loop, storage, outbox and delivery."""

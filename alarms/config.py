@@ -1,0 +1,96 @@
+"""Config owned by the alarm layer: grids, SLAs, storage and webhook endpoints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ingest.config import Strict
+
+EVENT_TYPES = ("incident.created", "incident.updated", "incident.escalated", "incident.closed")
+
+
+class Contact(Strict):
+    name: str
+    phone: str | None = None
+    role: str | None = None
+
+
+class GridConfig(Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    community: str
+    street: str
+    polygon: list[tuple[float, float]] | None = Field(
+        None, description="map outline, [x, y] or [lon, lat] pairs"
+    )
+    contacts: list[Contact] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _polygon_has_area(self) -> GridConfig:
+        if self.polygon is not None and len(self.polygon) < 3:
+            raise ValueError("polygon needs at least 3 points")
+        return self
+
+
+class Deadline(Strict):
+    acknowledge_s: float = Field(gt=0)
+    close_s: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ack_before_close(self) -> Deadline:
+        if self.acknowledge_s > self.close_s:
+            raise ValueError("acknowledge_s must not exceed close_s")
+        return self
+
+
+DEFAULT_SLA: dict[str, Deadline] = {
+    "sos": Deadline(acknowledge_s=60, close_s=1800),
+    "fire": Deadline(acknowledge_s=60, close_s=3600),
+    "smoke": Deadline(acknowledge_s=120, close_s=3600),
+    "crowd": Deadline(acknowledge_s=180, close_s=7200),
+    "tamper": Deadline(acknowledge_s=600, close_s=86400),
+    "dispatch_failure": Deadline(acknowledge_s=60, close_s=3600),
+}
+
+
+class SlaConfig(Strict):
+    default: Deadline = Deadline(acknowledge_s=900, close_s=86400)
+    categories: dict[str, Deadline] = Field(default_factory=lambda: dict(DEFAULT_SLA))
+    escalate_every_s: float | None = Field(
+        None, gt=0, description="time between escalation steps once overdue; default: the acknowledge time"
+    )
+
+    def for_category(self, category: str) -> Deadline:
+        return self.categories.get(category) or DEFAULT_SLA.get(category) or self.default
+
+
+class RetryConfig(Strict):
+    profile: Literal["auto", "life_safety", "standard"] = Field(
+        "auto", description="auto: life_safety for life-safety categories, standard otherwise"
+    )
+    max_attempts: int | None = Field(None, ge=1, le=1000)
+    delays_s: list[float] | None = Field(None, min_length=1, description="custom backoff schedule in seconds")
+
+
+class WebhookConfig(Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str = Field(description="environment variable holding the signing secret (whsec_… or raw)")
+    events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
+    categories: list[str] | None = Field(None, description="only these incident categories (default: all)")
+    retry: RetryConfig = RetryConfig()
+    timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _known_events(self) -> WebhookConfig:
+        unknown = sorted(set(self.events) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
+        return self
+
+
+class StorageConfig(Strict):
+    url: str = "sqlite:///var/sharpeyes.db"
+    dedup_window_s: float = Field(86400.0, gt=0, description="how long event ids are remembered")

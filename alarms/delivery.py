@@ -1,0 +1,327 @@
+"""The delivery worker: drains the outbox to webhook endpoints and MQTT, with retries, backoff and a
+dead letter. New rows arrive in memory straight after commit (no polling on the hot path); a sweep
+of the table picks up whatever a restart or a crash left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import func, select, update
+
+from alarms.config import WebhookConfig
+from alarms.metrics import AlarmMetrics
+from alarms.outbox import OutboxItem
+from alarms.retry import RetryPolicy, policy_for, retryable_status
+from alarms.schema import incidents, outbox
+from alarms.signing import headers, secret_key
+
+log = logging.getLogger(__name__)
+
+MqttPublish = Callable[[str, str], Awaitable[None]]
+DeadLetterHook = Callable[[OutboxItem, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    config: WebhookConfig
+    key: bytes
+
+    @classmethod
+    def build(cls, config: WebhookConfig, secret: str) -> Endpoint:
+        return cls(config, secret_key(secret))
+
+    def policy(self, life_safety: bool) -> RetryPolicy:
+        r = self.config.retry
+        return policy_for(r.profile, life_safety, r.max_attempts, tuple(r.delays_s) if r.delays_s else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    item: OutboxItem
+    ok: bool
+    retry_at: float | None  # None with ok=False: dead letter
+    status: int | None
+    error: str | None
+    at: float
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store,  # alarms.store.Store
+        endpoints: dict[str, Endpoint],
+        metrics: AlarmMetrics,
+        mqtt_publish: MqttPublish | None = None,
+        on_dead_letter: DeadLetterHook | None = None,
+        sweep_s: float = 1.0,
+        concurrency: int = 64,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.endpoints = endpoints
+        self.metrics = metrics
+        self.mqtt_publish = mqtt_publish
+        self.on_dead_letter = on_dead_letter
+        self.sweep_s = sweep_s
+        self.clock = clock
+        self._sem = asyncio.Semaphore(concurrency)
+        self._inflight: set[int] = set()
+        self._results: list[Outcome] = []
+        self._results_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._stopping = False
+        self._rng = random.Random()
+        self._logged_failures: set[tuple[str, str]] = set()
+
+    # ----- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
+        self._spawn(self._sweeper())
+        self._spawn(self._recorder())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._results_ready.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._record, self._drain_results())
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ----- intake ----------------------------------------------------------------------------------------
+    def submit_threadsafe(self, items: list[OutboxItem]) -> None:
+        """Called by the engine's thread right after commit."""
+        if self._loop is not None and items and not self._stopping:
+            self._loop.call_soon_threadsafe(self.submit, items)
+
+    def submit(self, items: list[OutboxItem]) -> None:
+        for item in items:
+            if item.id in self._inflight or self._stopping:
+                continue
+            self._inflight.add(item.id)
+            self._spawn(self._deliver(item))
+
+    async def _sweeper(self) -> None:
+        """Picks up rows due for a retry and rows left behind by a restart."""
+        while not self._stopping:
+            try:
+                due, pending, dead = await asyncio.to_thread(self._due, self.clock())
+                self.metrics.outbox_pending.set(pending)
+                self.metrics.dead_letters.set(dead)
+                self.submit([d for d in due if d.id not in self._inflight])
+            except Exception:
+                log.exception("outbox sweep failed; retrying in %.1f s", self.sweep_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.sweep_s)
+            self._wake.clear()
+
+    def _due(self, now: float) -> tuple[list[OutboxItem], int, int]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.life_safety.desc(), outbox.c.id)
+                .limit(500)
+            ).mappings()
+            due = [OutboxItem.from_row(r) for r in rows]
+            counts = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all())
+        return due, counts.get("pending", 0), counts.get("dead", 0)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ----- sending ---------------------------------------------------------------------------------------
+    async def _deliver(self, item: OutboxItem) -> None:
+        async with self._sem:
+            if item.channel == "webhook":
+                outcome = await self._send_webhook(item)
+            else:
+                outcome = await self._send_mqtt(item)
+        self.metrics.deliveries.labels(
+            item.channel,
+            item.target if item.channel == "webhook" else "mqtt",
+            "delivered" if outcome.ok else ("retry" if outcome.retry_at else "dead"),
+        ).inc()
+        if outcome.ok and item.channel == "webhook":
+            self.metrics.incident_to_webhook.observe(max(0.0, outcome.at - item.created_at))
+            if item.source_ts is not None:
+                self.metrics.button_to_webhook.observe(max(0.0, outcome.at - item.source_ts))
+        if not outcome.ok:
+            key = (item.target, outcome.error or str(outcome.status))
+            if key not in self._logged_failures:  # log each kind of failure once per target
+                self._logged_failures.add(key)
+                log.warning(
+                    "delivery %s to %s failed (attempt %d): %s",
+                    item.msg_id,
+                    item.target,
+                    item.attempts + 1,
+                    outcome.error or f"HTTP {outcome.status}",
+                )
+            elif len(self._logged_failures) > 1000:
+                self._logged_failures.clear()
+        self._results.append(outcome)
+        self._results_ready.set()
+
+    async def _send_webhook(self, item: OutboxItem) -> Outcome:
+        endpoint = self.endpoints.get(item.target)
+        if endpoint is None:
+            return Outcome(
+                item, False, None, None, f"no webhook endpoint named {item.target!r}", self.clock()
+            )
+        policy = endpoint.policy(item.life_safety)
+        body = item.payload.encode()
+        assert self._client is not None
+        status: int | None = None
+        try:
+            resp = await self._client.post(
+                endpoint.config.url,
+                content=body,
+                headers=headers(endpoint.key, item.msg_id, int(time.time()), body),
+                timeout=endpoint.config.timeout_s,
+            )
+            status = resp.status_code
+            if 200 <= status < 300:
+                return Outcome(item, True, None, status, None, self.clock())
+            error = f"HTTP {status}"
+            retry = retryable_status(status)
+            retry_after = _retry_after(resp) if status == 429 else None
+        except httpx.TimeoutException:
+            error, retry, retry_after = "timeout", True, None
+        except httpx.HTTPError as exc:
+            error, retry, retry_after = f"{type(exc).__name__}: {exc}", True, None
+        now = self.clock()
+        attempts = item.attempts + 1
+        if not retry or policy.exhausted(attempts):
+            return Outcome(item, False, None, status, error, now)
+        delay = policy.delay(attempts, self._rng)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 3600.0))
+        return Outcome(item, False, now + delay, status, error, now)
+
+    async def _send_mqtt(self, item: OutboxItem) -> Outcome:
+        now = self.clock()
+        if self.mqtt_publish is None:
+            return Outcome(item, True, None, None, None, now)
+        try:
+            await self.mqtt_publish(item.target, item.payload)
+            return Outcome(item, True, None, None, None, self.clock())
+        except Exception as exc:
+            attempts = item.attempts + 1
+            delay = min(60.0, 0.5 * 2 ** min(attempts, 7)) * self._rng.uniform(0.8, 1.2)
+            return Outcome(item, False, now + delay, None, f"mqtt: {exc}", now)
+
+    # ----- recording -------------------------------------------------------------------------------------
+    def _drain_results(self) -> list[Outcome]:
+        results, self._results = self._results, []
+        return results
+
+    async def _recorder(self) -> None:
+        """Writes outcomes in batches: one transaction for everything that finished meanwhile."""
+        while not self._stopping:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            batch = self._drain_results()
+            if not batch:
+                continue
+            try:
+                await asyncio.to_thread(self._record, batch)
+            except Exception:
+                log.exception("recording %d delivery outcomes failed; they will be retried", len(batch))
+                for outcome in batch:
+                    self._inflight.discard(outcome.item.id)
+                continue
+            for outcome in batch:
+                if outcome.retry_at is not None:
+                    delay = max(0.0, outcome.retry_at - self.clock())
+                    assert self._loop is not None
+                    retry_item = _bump(outcome.item)
+                    self._loop.call_later(delay, self._retry_now, retry_item)
+                else:
+                    self._inflight.discard(outcome.item.id)
+                    if (
+                        not outcome.ok
+                        and self.on_dead_letter is not None
+                        and outcome.item.channel == "webhook"
+                    ):
+                        self._notify_dead(outcome)
+
+    def _notify_dead(self, outcome: Outcome) -> None:
+        assert self.on_dead_letter is not None
+        hook = self.on_dead_letter
+        error = outcome.error or f"HTTP {outcome.status}"
+
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(hook, outcome.item, error)
+            except Exception:
+                log.exception("dead-letter alarm for %s failed", outcome.item.msg_id)
+
+        self._spawn(run())
+
+    def _retry_now(self, item: OutboxItem) -> None:
+        self._inflight.discard(item.id)
+        self.submit([item])
+
+    def _record(self, batch: list[Outcome]) -> None:
+        if not batch:
+            return
+        delivered_incidents: set[int] = set()
+        with self.store.write() as conn:
+            for o in batch:
+                values: dict[str, object] = {
+                    "attempts": o.item.attempts + 1,
+                    "last_status": o.status,
+                    "last_error": o.error,
+                }
+                if o.ok:
+                    values.update(status="delivered", delivered_at=o.at)
+                    if o.item.channel == "webhook" and o.item.incident_id is not None:
+                        delivered_incidents.add(o.item.incident_id)
+                elif o.retry_at is None:
+                    values.update(status="dead")
+                else:
+                    values.update(next_attempt_at=o.retry_at)
+                conn.execute(update(outbox).where(outbox.c.id == o.item.id).values(**values))
+            if delivered_incidents:
+                conn.execute(
+                    update(incidents)
+                    .where(
+                        incidents.c.id.in_(delivered_incidents), incidents.c.dispatch_status != "delivered"
+                    )
+                    .values(dispatch_status="delivered")
+                )
+
+
+def _bump(item: OutboxItem) -> OutboxItem:
+    from dataclasses import replace
+
+    return replace(item, attempts=item.attempts + 1)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

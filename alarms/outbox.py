@@ -1,0 +1,150 @@
+"""Outbox rows: what must leave the system because an incident changed. Written in the same
+transaction as the change, so a crash can delay a delivery but never lose it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from alarms.categories import category
+from alarms.config import WebhookConfig
+from alarms.schema import outbox
+from alarms.timefmt import iso
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    msg_id: str
+    incident_id: int | None
+    channel: str  # webhook | mqtt
+    target: str
+    event_type: str
+    payload: str
+    life_safety: bool
+    created_at: float
+    source_ts: float | None
+    attempts: int
+    next_attempt_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> OutboxItem:
+        return cls(
+            id=row["id"],
+            msg_id=row["msg_id"],
+            incident_id=row["incident_id"],
+            channel=row["channel"],
+            target=row["target"],
+            event_type=row["event_type"],
+            payload=row["payload"],
+            life_safety=bool(row["life_safety"]),
+            created_at=row["created_at"],
+            source_ts=row["source_ts"],
+            attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+        )
+
+
+def event_type_for(action: str) -> str:
+    if action == "created":
+        return "incident.created"
+    if action == "escalate":
+        return "incident.escalated"
+    if action in ("close", "cancel", "merge", "auto_close"):
+        return "incident.closed"
+    return "incident.updated"
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+
+
+def envelope(event_type: str, incident: dict[str, Any], change: dict[str, Any], now: float) -> dict[str, Any]:
+    """The Standard Webhooks style body: type, timestamp and data."""
+    return {"type": event_type, "timestamp": iso(now), "data": {**incident, "change": change}}
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where incident changes go: webhook endpoints and the MQTT topic prefix."""
+
+    endpoints: Sequence[WebhookConfig]
+    prefix: str
+
+    def rows_for(
+        self,
+        incident: dict[str, Any],
+        action: str,
+        change: dict[str, Any],
+        now: float,
+        source_ts: float | None = None,
+    ) -> list[dict[str, Any]]:
+        event_type = event_type_for(action)
+        cat = category(incident["category"])
+        body = dumps(envelope(event_type, incident, change, now))
+        base = {
+            "incident_id": incident["id"],
+            "event_type": event_type,
+            "life_safety": cat.life_safety,
+            "created_at": now,
+            "source_ts": source_ts,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        rows: list[dict[str, Any]] = []
+        if cat.to_webhooks:
+            for hook in self.endpoints:
+                if event_type not in hook.events:
+                    continue
+                if hook.categories is not None and incident["category"] not in hook.categories:
+                    continue
+                rows.append(
+                    {**base, "msg_id": _msg_id(), "channel": "webhook", "target": hook.name, "payload": body}
+                )
+        rows.append(
+            {
+                **base,
+                "msg_id": _msg_id(),
+                "channel": "mqtt",
+                "target": f"{self.prefix}/incidents/{incident['grid_id']}",
+                "payload": body,
+            }
+        )
+        if incident["source_kind"] == "button" and action in ("acknowledge", "dispatch"):
+            ack = {
+                "incident_id": incident["id"],
+                "state": incident["state"],
+                "ts": iso(now),
+                "message_zh": "已受理，请保持冷静" if action == "acknowledge" else "警力已出动，请稍候",
+                "message_en": "Help request received"
+                if action == "acknowledge"
+                else "Police are on their way",
+            }
+            rows.append(
+                {
+                    **base,
+                    "msg_id": _msg_id(),
+                    "channel": "mqtt",
+                    "target": f"{self.prefix}/buttons/{incident['source_id']}/ack",
+                    "payload": dumps(ack),
+                }
+            )
+        return rows
+
+
+def _msg_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[OutboxItem]:
+    if not rows:
+        return []
+    result = conn.execute(insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True), rows)
+    ids = [r[0] for r in result]
+    return [OutboxItem.from_row({**row, "id": id_}) for row, id_ in zip(rows, ids, strict=True)]

@@ -1,0 +1,1 @@
+"""Dashboard layer: the FastAPI app (REST, live push, operator UI)."""

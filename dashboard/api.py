@@ -1,0 +1,192 @@
+"""The REST API: incidents and their actions, devices, deliveries, KPIs and the live event stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from alarms.devices import list_devices
+from alarms.engine import BadRequest, IncidentNotFound
+from alarms.kpis import kpis
+from alarms.lifecycle import TRANSITIONS, InvalidTransition
+from alarms.outbox import OutboxItem
+from alarms.queries import (
+    IncidentFilter,
+    incident_timeline,
+    kpi_rows,
+    list_deliveries,
+    list_incidents,
+    requeue_delivery,
+)
+from alarms.timefmt import iso
+from dashboard.auth import CurrentPrincipal, Operator, Principal, Supervisor
+from dashboard.live import sse
+from dashboard.schemas import ActionBody
+from dashboard.services import Services
+
+router = APIRouter(prefix="/api")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+Svc = Annotated[Services, Depends(services)]
+
+
+def _visible(svc: Services, principal: Principal, incident_id: int):  # type: ignore[no-untyped-def]
+    try:
+        inc = svc.engine.get(incident_id)
+    except IncidentNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such incident") from None
+    if not principal.scope.allows(inc.street_id, inc.grid_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such incident")  # do not confirm it exists
+    return inc
+
+
+@router.get("/incidents")
+def get_incidents(
+    svc: Svc,
+    principal: CurrentPrincipal,
+    state: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies query defaults
+    category: Annotated[list[str], Query()] = [],  # noqa: B006
+    grid: Annotated[list[str], Query()] = [],  # noqa: B006
+    street: Annotated[list[str], Query()] = [],  # noqa: B006
+    active: bool | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    f = IncidentFilter(state, category, grid, street, active, since, until, limit, offset)
+    with svc.store.read() as conn:
+        rows = list_incidents(conn, f, principal.scope)
+    now = svc.clock()
+    return {"items": [r.public(now) for r in rows], "count": len(rows)}
+
+
+@router.get("/incidents/{incident_id}")
+def get_incident(incident_id: int, svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
+    inc = _visible(svc, principal, incident_id)
+    with svc.store.read() as conn:
+        events = incident_timeline(conn, incident_id)
+        deliveries = list_deliveries(conn, None, incident_id, None, 200)
+    out = inc.public(svc.clock())
+    out["timeline"] = [{**e, "ts": iso(e["ts"])} for e in events]
+    out["deliveries"] = [_delivery_out(d) for d in deliveries]
+    return out
+
+
+@router.post("/incidents/{incident_id}/{action}")
+async def act(
+    incident_id: int, action: str, body: ActionBody, svc: Svc, principal: Operator
+) -> dict[str, Any]:
+    if action not in TRANSITIONS:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"unknown action {action!r}; known: {sorted(TRANSITIONS)}"
+        )
+    _visible(svc, principal, incident_id)
+    actor = principal.name if not body.actor else f"{principal.name}/{body.actor}"
+    try:
+        inc = await run_in_threadpool(
+            svc.engine.act,
+            incident_id,
+            action,
+            actor,
+            body.note,
+            assignee=body.assignee,
+            disposition=body.disposition,
+            evaluation=body.evaluation,
+            merged_into=body.merged_into,
+            expected_version=body.expected_version,
+        )
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except BadRequest as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except IncidentNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such incident") from None
+    return inc.public(svc.clock())
+
+
+@router.get("/devices")
+def get_devices(svc: Svc, _: CurrentPrincipal) -> dict[str, Any]:
+    with svc.store.read() as conn:
+        rows = list_devices(conn)
+    for r in rows:
+        for k in ("first_seen", "last_seen"):
+            r[k] = iso(r[k])
+    return {"items": rows, "unknown": [r for r in rows if not r["known"]]}
+
+
+def _delivery_out(d: dict[str, Any]) -> dict[str, Any]:
+    out = dict(d)
+    for k in ("created_at", "next_attempt_at", "delivered_at", "source_ts"):
+        out[k] = iso(out.get(k))
+    out["webhook_id"] = out.pop("msg_id")
+    return out
+
+
+@router.get("/deliveries")
+def get_deliveries(
+    svc: Svc,
+    principal: CurrentPrincipal,
+    status_: Annotated[Literal["pending", "delivered", "dead"] | None, Query(alias="status")] = None,
+    incident_id: int | None = None,
+    channel: Literal["webhook", "mqtt"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    with svc.store.read() as conn:
+        rows = list_deliveries(conn, status_, incident_id, channel, limit)
+    rows = [r for r in rows if r["street_id"] is None or principal.scope.allows(r["street_id"], r["grid_id"])]
+    return {"items": [_delivery_out(r) for r in rows], "count": len(rows)}
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+async def retry_delivery(delivery_id: int, svc: Svc, _: Supervisor) -> dict[str, Any]:
+    def requeue() -> dict[str, Any] | None:
+        with svc.store.write() as conn:
+            return requeue_delivery(conn, delivery_id, svc.clock())
+
+    row = await run_in_threadpool(requeue)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such delivery")
+    svc.delivery.submit([OutboxItem.from_row(row)])
+    return _delivery_out({k: v for k, v in row.items() if k != "payload"})
+
+
+@router.get("/kpis")
+def get_kpis(svc: Svc, principal: CurrentPrincipal, since: float | None = None, until: float | None = None):  # type: ignore[no-untyped-def]
+    with svc.store.read() as conn:
+        rows = kpi_rows(conn, principal.scope, since, until)
+    return {"since": iso(since), "until": iso(until), **kpis(rows, svc.clock())}
+
+
+@router.get("/events")
+async def events(request: Request, svc: Svc, principal: CurrentPrincipal) -> StreamingResponse:
+    """Server-sent events: one `incident` event per committed change the principal may see."""
+    sub = svc.hub.subscribe()
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(sub.queue.get(), 15.0)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                inc = event.get("incident") or {}
+                if principal.scope.allows(inc.get("street_id", ""), inc.get("grid_id", "")):
+                    yield sse(event)
+        finally:
+            svc.hub.unsubscribe(sub)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-cache"})

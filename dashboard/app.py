@@ -1,0 +1,66 @@
+"""The FastAPI app factory: no app or settings at import time; state lives on app.state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from dashboard.api import router
+from dashboard.auth import CurrentPrincipal
+from dashboard.services import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = runtime.services
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="sharpeyes", version="0.1.0", lifespan=lifespan)
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        limit = 65536
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness only: the process answers. Says nothing about dependencies."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request, _: CurrentPrincipal) -> JSONResponse:
+        svc = request.app.state.services
+
+        def db_ok() -> bool:
+            try:
+                with svc.store.read() as conn:
+                    conn.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                return False
+
+        checks = {"database": await run_in_threadpool(db_ok), **svc.readiness()}
+        return JSONResponse(
+            {"ready": all(checks.values()), "checks": checks}, 200 if all(checks.values()) else 503
+        )
+
+    @app.get("/metrics")
+    def metrics(request: Request, _: CurrentPrincipal) -> Response:
+        return Response(generate_latest(request.app.state.services.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

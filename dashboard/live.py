@@ -1,0 +1,52 @@
+"""Live push: every committed incident change fans out to connected clients (SSE today, the operator
+page tomorrow). Slow clients lose their oldest events rather than slowing anyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True, eq=False)
+class Subscriber:
+    queue: asyncio.Queue[dict[str, Any]]
+    dropped: int = 0
+
+
+class LiveHub:
+    def __init__(self, max_queue: int = 1000) -> None:
+        self._subs: set[Subscriber] = set()
+        self._max_queue = max_queue
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber(asyncio.Queue(self._max_queue))
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subs.discard(sub)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        for sub in list(self._subs):
+            if sub.queue.full():
+                sub.queue.get_nowait()
+                sub.dropped += 1
+            sub.queue.put_nowait(event)
+
+    def publish_threadsafe(self, event: dict[str, Any]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.publish, event)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+
+def sse(event: dict[str, Any]) -> str:
+    return f"event: {event.get('type', 'message')}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"

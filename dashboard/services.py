@@ -1,0 +1,36 @@
+"""What the HTTP layer is handed by the composition root: it owns none of these."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+
+from alarms.delivery import DeliveryWorker
+from alarms.engine import IncidentEngine
+from alarms.store import Store
+from dashboard.auth import TokenBook
+from dashboard.live import LiveHub
+
+
+@dataclass(slots=True)
+class Services:
+    store: Store
+    engine: IncidentEngine
+    delivery: DeliveryWorker
+    hub: LiveHub
+    tokens: TokenBook
+    registry: CollectorRegistry
+    readiness: Callable[[], dict[str, bool]] = field(default=lambda: {})
+    clock: Callable[[], float] = time.time
+
+
+class Runtime(Protocol):
+    services: Services
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Ingest layer: camera sources and the MQTT button listener. Knows nothing about incidents."""

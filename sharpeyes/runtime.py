@@ -1,0 +1,190 @@
+"""The local runtime: every part in one process, wired from Settings. The same interfaces take the
+distributed runtime later (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+
+from prometheus_client import CollectorRegistry
+
+from alarms.delivery import DeliveryWorker, Endpoint
+from alarms.devices import ensure_devices
+from alarms.engine import Change, IncidentEngine
+from alarms.grids import GridDirectory
+from alarms.metrics import AlarmMetrics
+from alarms.outbox import Routing
+from alarms.presence import PresenceMonitor
+from alarms.queries import Scope
+from alarms.store import Store
+from dashboard.auth import Principal, TokenBook
+from dashboard.live import LiveHub
+from dashboard.services import Services
+from ingest.button_payload import Reject
+from ingest.mqtt_client import ButtonListener
+from ingest.types import PanicSignal
+from sharpeyes.broker import EmbeddedBroker
+from sharpeyes.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_directory(settings: Settings) -> GridDirectory:
+    directory = GridDirectory.build(settings.grids)
+    for b in settings.buttons:
+        location = b.location.model_dump(exclude_none=True) if b.location else {}
+        directory.place(b.id, b.grid, tuple(b.cameras), location)
+    return directory
+
+
+def build_tokens(settings: Settings, env: Mapping[str, str]) -> TokenBook:
+    entries = []
+    for t in settings.auth.api_tokens:
+        scope = Scope(
+            frozenset(t.streets) if t.streets is not None else None,
+            frozenset(t.grids) if t.grids is not None else None,
+        )
+        entries.append((env.get(t.token_env, ""), Principal(t.name, t.role, scope)))
+    return TokenBook.build(entries)
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 1.0,
+    ) -> None:
+        env = os.environ if env is None else env
+        self.settings = settings
+        self.clock = clock
+        self.tick_s = tick_s
+        self.registry = registry or CollectorRegistry()
+        self.store = Store(settings.storage.url)
+        self.directory = build_directory(settings)
+        self.metrics = AlarmMetrics(self.registry)
+        self.engine = IncidentEngine(
+            self.store,
+            self.directory,
+            settings.sla,
+            Routing(settings.webhooks, settings.mqtt.prefix),
+            self.metrics,
+            clock=clock,
+            dedup_window_s=settings.storage.dedup_window_s,
+        )
+        timeouts = {
+            b.id: b.heartbeat_timeout_s or settings.presence.heartbeat_timeout_s for b in settings.buttons
+        }
+        self.presence = PresenceMonitor(self.engine, timeouts, started_at=clock())
+        mqtt_password = env.get(settings.mqtt.password_env) if settings.mqtt.password_env else None
+        self.listener = ButtonListener(
+            settings.mqtt,
+            mqtt_password,
+            known=self.directory.knows,
+            on_signal=self._on_signal,
+            on_status=self.presence.on_status,
+            on_reject=self._on_reject,
+            registry=self.registry,
+            clock=clock,
+        )
+        endpoints = {w.name: Endpoint.build(w, env.get(w.secret_env, "")) for w in settings.webhooks}
+        self.delivery = DeliveryWorker(
+            self.store,
+            endpoints,
+            self.metrics,
+            mqtt_publish=self.listener.publish,
+            on_dead_letter=lambda item, error: self.engine.dispatch_failed(
+                item.incident_id, item.target, error
+            ),
+            clock=clock,
+        )
+        self.hub = LiveHub()
+        self.broker = (
+            EmbeddedBroker(settings.mqtt.host, settings.mqtt.port) if settings.mqtt.embedded else None
+        )
+        self.engine.subscribe(self._on_change)
+        self.services = Services(
+            store=self.store,
+            engine=self.engine,
+            delivery=self.delivery,
+            hub=self.hub,
+            tokens=build_tokens(settings, env),
+            registry=self.registry,
+            readiness=lambda: {"mqtt": self.listener.wait_connected(0)},
+            clock=clock,
+        )
+        self._ticker: asyncio.Task[None] | None = None
+
+    # ----- wiring callbacks ------------------------------------------------------------------------------
+    def _on_signal(self, sig: PanicSignal) -> str:
+        return "duplicate" if self.engine.ingest_signal(sig) is None else "stored"
+
+    def _on_reject(self, reject: Reject, now: float) -> None:
+        if reject.device_id is not None:
+            self.presence.record_reject(reject.device_id, reject.topic, reject.reason, now)
+
+    def _on_change(self, change: Change) -> None:
+        self.delivery.submit_threadsafe(change.outbox)
+        self.hub.publish_threadsafe(
+            {"type": "incident", "action": change.action, "incident": change.incident.public(self.clock())}
+        )
+
+    # ----- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.hub.bind(loop)
+        await asyncio.to_thread(self._prepare_store)
+        if self.broker is not None:
+            await self.broker.start()
+        await self.delivery.start()
+        self.listener.start()
+        if not await asyncio.to_thread(self.listener.wait_connected, 5.0):
+            log.warning(
+                "MQTT broker %s:%s not reachable yet; retrying in the background",
+                self.settings.mqtt.host,
+                self.settings.mqtt.port,
+            )
+        self._ticker = asyncio.create_task(self._tick_loop())
+        log.info(
+            "sharpeyes started: %d grids, %d buttons", len(self.settings.grids), len(self.settings.buttons)
+        )
+
+    def _prepare_store(self) -> None:
+        self.store.migrate()
+        with self.store.write() as conn:
+            ensure_devices(conn, {d: p for d, p in self.directory.devices.items()})
+
+    async def _tick_loop(self) -> None:
+        """Deadlines, presence and housekeeping; a failing tick is logged and the loop goes on."""
+        last_presence = last_prune = 0.0
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = self.clock()
+            try:
+                await asyncio.to_thread(self.engine.tick, now)
+                if now - last_presence >= self.settings.presence.check_every_s:
+                    last_presence = now
+                    await asyncio.to_thread(self.presence.check, now)
+                if now - last_prune >= 3600:
+                    last_prune = now
+                    await asyncio.to_thread(self.engine.prune_seen, now)
+            except Exception:
+                log.exception("periodic tick failed; next try in %.1f s", self.tick_s)
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        await asyncio.to_thread(self.listener.stop)
+        await self.delivery.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+        self.store.close()
+        log.info("sharpeyes stopped")

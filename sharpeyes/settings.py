@@ -1,0 +1,178 @@
+"""The whole config tree, its loader and the checks that need more than one section."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
+from dashboard.config import AuthConfig, HttpConfig
+from ingest.config import ButtonConfig, MqttConfig, PresenceConfig, Strict
+from sharpeyes.yaml_lines import Loc, line_of, load_with_lines
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Settings(Strict):
+    storage: StorageConfig = StorageConfig()
+    mqtt: MqttConfig = MqttConfig()
+    http: HttpConfig = HttpConfig()
+    grids: list[GridConfig] = Field(default_factory=list)
+    buttons: list[ButtonConfig] = Field(default_factory=list)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    auth: AuthConfig = AuthConfig()
+    sla: SlaConfig = SlaConfig()
+    presence: PresenceConfig = PresenceConfig()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    loc: Loc
+    message: str
+    line: int | None = None
+
+    def render(self, filename: str) -> str:
+        where = f"{filename}:{self.line}" if self.line else filename
+        return f"{where} {format_loc(self.loc)}: {self.message}"
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, so one run of check-config shows them all."""
+
+    def __init__(self, filename: str, problems: list[ConfigProblem]) -> None:
+        self.filename = filename
+        self.problems = problems
+        super().__init__("\n".join(p.render(filename) for p in problems))
+
+
+def format_loc(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def _interpolate(value: Any, loc: Loc, env: Mapping[str, str], problems: list[ConfigProblem]) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in strings; a missing variable is a problem, not an empty string."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*loc, k), env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*loc, i), env, problems) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(ConfigProblem(loc, f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV_REF.sub(sub, value)
+    return value
+
+
+def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """References between sections (grids, buttons, secrets) that a single model cannot check."""
+    problems: list[ConfigProblem] = []
+    grid_ids: set[str] = set()
+    for i, grid in enumerate(settings.grids):
+        if grid.id in grid_ids:
+            problems.append(ConfigProblem(("grids", i, "id"), f"duplicate grid id {grid.id!r}"))
+        grid_ids.add(grid.id)
+    button_ids: set[str] = set()
+    for i, button in enumerate(settings.buttons):
+        if button.id in button_ids:
+            problems.append(ConfigProblem(("buttons", i, "id"), f"duplicate button id {button.id!r}"))
+        button_ids.add(button.id)
+        if button.grid not in grid_ids:
+            problems.append(ConfigProblem(("buttons", i, "grid"), f"unknown grid {button.grid!r}"))
+    names: set[str] = set()
+    for i, hook in enumerate(settings.webhooks):
+        if hook.name in names:
+            problems.append(ConfigProblem(("webhooks", i, "name"), f"duplicate webhook name {hook.name!r}"))
+        names.add(hook.name)
+        if not env.get(hook.secret_env):
+            problems.append(
+                ConfigProblem(
+                    ("webhooks", i, "secret_env"), f"environment variable {hook.secret_env} is not set"
+                )
+            )
+    for i, token in enumerate(settings.auth.api_tokens):
+        if not env.get(token.token_env):
+            problems.append(
+                ConfigProblem(
+                    ("auth", "api_tokens", i, "token_env"),
+                    f"environment variable {token.token_env} is not set",
+                )
+            )
+        for j, grid in enumerate(token.grids or []):
+            if grid not in grid_ids:
+                problems.append(
+                    ConfigProblem(("auth", "api_tokens", i, "grids", j), f"unknown grid {grid!r}")
+                )
+        streets = {g.street for g in settings.grids}
+        for j, street in enumerate(token.streets or []):
+            if street not in streets:
+                problems.append(
+                    ConfigProblem(("auth", "api_tokens", i, "streets", j), f"unknown street {street!r}")
+                )
+    if settings.mqtt.password_env and not env.get(settings.mqtt.password_env):
+        problems.append(
+            ConfigProblem(
+                ("mqtt", "password_env"), f"environment variable {settings.mqtt.password_env} is not set"
+            )
+        )
+    return problems
+
+
+def parse_settings(text: str, filename: str = "<config>", env: Mapping[str, str] | None = None) -> Settings:
+    """Validate a YAML document completely; raise ConfigError listing every problem with its line."""
+    env = os.environ if env is None else env
+    try:
+        data, lines = load_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(filename, [ConfigProblem((), f"invalid YAML: {exc}", line)]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(filename, [ConfigProblem((), "the top level must be a mapping", 1)])
+    problems: list[ConfigProblem] = []
+    data = _interpolate(data, (), env, problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(ConfigProblem(loc, msg))
+        settings = None
+    if settings is not None:
+        problems.extend(cross_check(settings, env))
+    if problems:
+        located = [ConfigProblem(p.loc, p.message, line_of(lines, p.loc)) for p in problems]
+        raise ConfigError(filename, sorted(located, key=lambda p: (p.line or 0, format_loc(p.loc))))
+    assert settings is not None
+    return settings
+
+
+def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path.name, [ConfigProblem((), f"cannot read config: {exc.strerror}")]) from exc
+    return parse_settings(text, path.name, env)
