@@ -35,6 +35,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_exit_server():  # type: ignore[no-untyped-def]
+    """uvicorn re-raises SIGTERM after a graceful shutdown (exit -15); a service should exit 0."""
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            previous = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -58,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = _quiet_exit_server()(config)
     logging.getLogger(__name__).info("HTTP API on http://%s:%s", settings.http.host, settings.http.port)
     server.run()  # handles SIGINT and SIGTERM, then runs the lifespan shutdown
     return 0 if server.started else 1
