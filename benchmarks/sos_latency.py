@@ -1,0 +1,153 @@
+"""SOS latency: N simulated buttons press at a steady rate against a real mosquitto; we measure
+press (publish) → signed webhook received at a local receiver, and lost presses, next to the floor
+measured in the same run: publish → a bare paho subscriber on the same broker.
+
+    python benchmarks/sos_latency.py --buttons 200 --rate 200 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sharpeyes.receiver import DispatchReceiver  # noqa: E402
+from tests.support.mosquitto import Mosquitto  # noqa: E402
+from tests.support.service import SECRET, Service, write_config  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def summary(name: str, ms: list[float]) -> str:
+    return f"{name:<28} n={len(ms):5d}  p50={pct(ms, .5):7.2f} ms  p99={pct(ms, .99):7.2f} ms  max={max(ms):7.2f} ms"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--buttons", type=int, default=200)
+    ap.add_argument("--rate", type=float, default=200.0, help="presses per second, all buttons together")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--publishers", type=int, default=4, help="MQTT connections the presses are spread over")
+    ap.add_argument("--storage", default=None, help="storage URL (default: a fresh SQLite file)")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="sos-bench-"))
+    broker = Mosquitto(tmp / "mosquitto").start()
+    receiver = DispatchReceiver(SECRET).start()
+    cfg_path = tmp / "bench.yaml"
+    buttons = [f"P-{i:04d}" for i in range(args.buttons)]
+    extra = {
+        "buttons": [{"id": b, "grid": "G-001"} for b in buttons],
+        "log_level": "WARNING",
+    }
+    cfg = write_config(cfg_path, mqtt_port=broker.port, webhook_url=receiver.url, db=tmp / "bench.db", extra=extra)
+    if args.storage:
+        cfg["storage"] = {"url": args.storage}
+        cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    service = Service(cfg_path, cfg, tmp / "service.log").start()
+
+    sent: dict[tuple[str, int], float] = {}
+    floor_ms: list[float] = []
+    floor_lock = threading.Lock()
+
+    def on_floor(_c, _u, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
+        now = time.time()
+        body = json.loads(msg.payload)
+        with floor_lock:
+            t0 = sent.get((msg.topic.split("/")[-2], body["seq"]))
+            if t0 is not None:
+                floor_ms.append((now - t0) * 1000)
+
+    floor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor")
+    floor.on_message = on_floor
+    floor.connect("127.0.0.1", broker.port)
+    floor.subscribe("se/buttons/+/event", 1)
+    floor.loop_start()
+
+    pubs = []
+    for i in range(args.publishers):
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{i}")
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        pubs.append(c)
+    time.sleep(0.5)
+
+    total = int(args.rate * args.seconds)
+    interval = 1.0 / args.rate
+    start = time.perf_counter()
+    for n in range(total):
+        target = start + n * interval
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        button = buttons[n % len(buttons)]
+        seq = n + 1
+        ts = time.time()
+        with floor_lock:
+            sent[(button, seq)] = ts
+        pubs[n % len(pubs)].publish(
+            f"se/buttons/{button}/event", json.dumps({"kind": "press", "ts": ts, "seq": seq}), qos=1
+        )
+    publish_s = time.perf_counter() - start
+
+    def delivered_keys(received: dict) -> set[tuple[str, int]]:
+        keys = set()
+        for r in received.values():
+            d = r.body["data"]
+            if d.get("source_kind") == "button" and d["change"]["action"] in ("created", "retrigger"):
+                keys.add((d["source_id"], d["evidence"]["last_seq"]))
+        return keys
+
+    receiver.wait_for(lambda r: len(delivered_keys(r)) >= total, 60)
+    lat_ms: list[float] = []
+    with receiver._lock:
+        received = dict(receiver.received)
+    for r in received.values():
+        d = r.body["data"]
+        if d.get("source_kind") != "button" or d["change"]["action"] not in ("created", "retrigger"):
+            continue
+        t0 = sent.get((d["source_id"], d["evidence"]["last_seq"]))
+        if t0 is not None:
+            lat_ms.append((r.received_at - t0) * 1000)
+    lost = total - len(delivered_keys(received))
+
+    print(f"sharpeyes SOS latency: {args.buttons} buttons, {args.rate:.0f} presses/s for {args.seconds:.0f} s "
+          f"({total} presses, published in {publish_s:.2f} s), storage {cfg['storage']['url'].split(':')[0]}")
+    print(summary("floor: publish → paho sub", floor_ms))
+    print(summary("press → webhook received", lat_ms))
+    if floor_ms and lat_ms:
+        print(f"ratio (press→webhook / floor): p50 {pct(lat_ms, .5) / pct(floor_ms, .5):.1f}x, "
+              f"p99 {pct(lat_ms, .99) / pct(floor_ms, .99):.1f}x")
+    print(f"lost: {lost}   duplicates at receiver (same webhook-id): {receiver.duplicates}   "
+          f"mean {statistics.fmean(lat_ms):.2f} ms" if lat_ms else f"lost: {lost}")
+
+    for c in pubs:
+        c.loop_stop()
+        c.disconnect()
+    floor.loop_stop()
+    floor.disconnect()
+    service.stop()
+    receiver.stop()
+    broker.stop()
+    return 0 if lost == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
