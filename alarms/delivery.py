@@ -71,7 +71,8 @@ class DeliveryWorker:
         self.on_dead_letter = on_dead_letter
         self.sweep_s = sweep_s
         self.clock = clock
-        self._sem = asyncio.Semaphore(concurrency)
+        # Separate limits: a slow broker must never hold back police dispatch, nor the reverse.
+        self._sems = {"webhook": asyncio.Semaphore(concurrency), "mqtt": asyncio.Semaphore(concurrency)}
         self._inflight: set[int] = set()
         self._results: list[Outcome] = []
         self._results_ready = asyncio.Event()
@@ -151,7 +152,7 @@ class DeliveryWorker:
 
     # ----- sending ---------------------------------------------------------------------------------------
     async def _deliver(self, item: OutboxItem) -> None:
-        async with self._sem:
+        async with self._sems[item.channel]:
             if item.channel == "webhook":
                 outcome = await self._send_webhook(item)
             else:

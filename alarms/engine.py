@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from alarms.categories import SYSTEM_CATEGORIES, category
 from alarms.config import SlaConfig
+from alarms.devices import touch_device
 from alarms.grids import GridDirectory, Placement
 from alarms.incidents import Incident
 from alarms.lifecycle import (
@@ -27,6 +28,7 @@ from alarms.lifecycle import (
 from alarms.metrics import AlarmMetrics
 from alarms.outbox import OutboxItem, Routing, insert_rows
 from alarms.schema import incidents, seen_events, timeline
+from alarms.store import StorageError
 from ingest.types import PanicSignal, SignalKind
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,14 @@ class Trigger:
 
 Listener = Callable[[Change], None]
 
+_EMPTY_ROW: dict[str, Any] = {f.name: None for f in fields(Incident)}
+
+_SIGNAL_CATEGORY = {
+    SignalKind.PRESS: "sos",
+    SignalKind.TAMPER: "tamper",
+    SignalKind.LOW_BATTERY: "low_battery",
+}
+
 
 class IncidentEngine:
     """Thread-safe: every write runs under the store's write lock."""
@@ -92,6 +102,8 @@ class IncidentEngine:
         self.clock = clock
         self.dedup_window_s = dedup_window_s
         self.listeners: list[Listener] = []
+        # Sources with an open device_offline incident (a cache, so the hot path skips a query).
+        self._offline_sources: set[str] = set()
         self._insert_seen = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(
             seen_events
         )
@@ -121,54 +133,88 @@ class IncidentEngine:
     def ingest_signal(self, sig: PanicSignal) -> list[Change] | None:
         """Store one button event idempotently: None when it was seen before. Raises StorageError if it
         could not be stored, so the caller does not acknowledge it upstream."""
+        changes: list[Change] = []
+        with self.store.write() as conn:
+            stored = self._ingest_in_tx(conn, sig, changes)
+        self._after_signals([sig] if stored else [], changes)
+        return changes if stored else None
+
+    def ingest_signals(self, sigs: list[PanicSignal]) -> list[str]:
+        """Group commit: many button events in one transaction (one fsync), one outcome label each.
+        A bug in one event must not poison the others, so a failing batch is retried one by one."""
+        changes: list[Change] = []
+        outcomes: list[str] = []
+        try:
+            with self.store.write() as conn:
+                for sig in sigs:
+                    outcomes.append("stored" if self._ingest_in_tx(conn, sig, changes) else "duplicate")
+        except StorageError:
+            raise
+        except Exception:
+            if len(sigs) == 1:
+                raise
+            log.exception("batch of %d button events failed; retrying them one by one", len(sigs))
+            return [self._ingest_alone(sig) for sig in sigs]
+        self._after_signals([s for s, o in zip(sigs, outcomes, strict=True) if o == "stored"], changes)
+        return outcomes
+
+    def _ingest_alone(self, sig: PanicSignal) -> str:
+        try:
+            return "duplicate" if self.ingest_signal(sig) is None else "stored"
+        except StorageError:
+            raise
+        except Exception:
+            log.exception("button event %s from %s could not be processed", sig.event_id, sig.button_id)
+            return "error"
+
+    def _after_signals(self, stored: list[PanicSignal], changes: list[Change]) -> None:
+        now = self.clock()
+        for sig in stored:
+            if sig.kind is SignalKind.PRESS:
+                self.metrics.press_to_incident.observe(max(0.0, now - sig.received_at))
+        self._publish(changes)
+
+    def _ingest_in_tx(self, conn: Connection, sig: PanicSignal, changes: list[Change]) -> bool:
         placement = self.directory.placement(sig.button_id)
         if placement is None:
             raise KeyError(sig.button_id)
-        kind_to_category = {
-            SignalKind.PRESS: "sos",
-            SignalKind.TAMPER: "tamper",
-            SignalKind.LOW_BATTERY: "low_battery",
-        }
-        changes: list[Change] = []
-        with self.store.write() as conn:
-            if not self._first_sighting(conn, sig.event_id, sig.received_at):
-                self.metrics.duplicates.inc()
-                return None
-            from alarms.devices import touch_device  # local: devices imports engine types
-
-            touch_device(conn, sig, placement)
-            cat = kind_to_category.get(sig.kind)
-            if cat is not None:
-                trigger = Trigger(
-                    category=cat,
-                    source_kind="button",
-                    source_id=sig.button_id,
-                    placement=placement,
-                    ts=sig.received_at,
-                    note=f"{sig.kind.value} seq={sig.seq}",
-                    evidence={"last_seq": sig.seq, "device_ts": sig.device_ts},
-                    source_ts=sig.device_ts,
-                    status=str(sig.extra.get("status", "Actual")),
-                    event_id=sig.event_id,
-                )
-                changes.append(self._open_or_update(conn, trigger))
-            elif sig.kind is SignalKind.CANCEL:
-                change = self._note_cancel(conn, sig)
-                if change is not None:
-                    changes.append(change)
+        if not self._first_sighting(conn, sig.event_id, sig.received_at):
+            self.metrics.duplicates.inc()
+            return False
+        touch_device(conn, sig, placement)
+        cat = _SIGNAL_CATEGORY.get(sig.kind)
+        if cat is not None:
+            trigger = Trigger(
+                category=cat,
+                source_kind="button",
+                source_id=sig.button_id,
+                placement=placement,
+                ts=sig.received_at,
+                note=f"{sig.kind.value} seq={sig.seq}",
+                evidence={"last_seq": sig.seq, "device_ts": sig.device_ts},
+                source_ts=sig.device_ts,
+                status=str(sig.extra.get("status", "Actual")),
+                event_id=sig.event_id,
+            )
+            changes.append(self._open_or_update(conn, trigger))
+        elif sig.kind is SignalKind.CANCEL:
+            change = self._note_cancel(conn, sig)
+            if change is not None:
+                changes.append(change)
+        if sig.button_id in self._offline_sources:
             changes.extend(
                 self._clear_in_tx(conn, "device_offline", sig.button_id, sig.received_at, "device heard")
             )
-        if sig.kind is SignalKind.PRESS:
-            self.metrics.press_to_incident.observe(max(0.0, self.clock() - sig.received_at))
-        self._publish(changes)
-        return changes
+        return True
 
     def _first_sighting(self, conn: Connection, event_id: str, now: float) -> bool:
+        # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg reports rowcount -1 for this INSERT.
         result = conn.execute(
-            self._insert_seen.values(event_id=event_id, received_at=now).on_conflict_do_nothing()
+            self._insert_seen.values(event_id=event_id, received_at=now)
+            .on_conflict_do_nothing()
+            .returning(seen_events.c.event_id)
         )
-        return result.rowcount == 1
+        return result.first() is not None
 
     def _note_cancel(self, conn: Connection, sig: PanicSignal) -> Change | None:
         """A cancel from the button goes on the timeline; only an operator closes the incident."""
@@ -213,6 +259,8 @@ class IncidentEngine:
         if category_name not in SYSTEM_CATEGORIES:
             return []
         current = self._active(conn, f"{category_name}:{source_id}")
+        if category_name == "device_offline":
+            self._offline_sources.discard(source_id)
         if current is None:
             return []
         values = {"state": State.CLOSED.value, "closed_at": now, "open_key": None}
@@ -326,6 +374,16 @@ class IncidentEngine:
         self._publish(changes)
         return changes
 
+    def warm_up(self) -> None:
+        """Fill the caches from the database after a restart."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(incidents.c.source_id).where(
+                    incidents.c.category == "device_offline", incidents.c.open_key.is_not(None)
+                )
+            )
+            self._offline_sources = {r[0] for r in rows}
+
     def prune_seen(self, now: float | None = None) -> int:
         now = self.clock() if now is None else now
         with self.store.write() as conn:
@@ -395,8 +453,12 @@ class IncidentEngine:
             "open_key": open_key,
             "version": 1,
         }
+        if self.routing.sends_webhook(trig.category, "created"):
+            values["dispatch_status"] = "pending"
         new_id = conn.execute(insert(incidents).values(**values).returning(incidents.c.id)).scalar_one()
-        incident = self._load(conn, new_id)
+        incident = Incident.from_row({**_EMPTY_ROW, **values, "id": new_id})
+        if trig.category == "device_offline":
+            self._offline_sources.add(trig.source_id)
         self._timeline(conn, incident, "created", trig.source_id, trig.note, None, trig.ts)
         if previous is not None:
             prev = self._load(conn, previous)
@@ -418,13 +480,13 @@ class IncidentEngine:
         now: float,
         source_ts: float | None = None,
     ) -> Change:
-        version = current.version + 1
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == current.id)
-            .values(**values, version=version, updated_at=now)
-        )
-        incident = self._load(conn, current.id)
+        values = {**values, "version": current.version + 1, "updated_at": now}
+        if current.dispatch_status in ("none", "delivered") and self.routing.sends_webhook(
+            current.category, action
+        ):
+            values["dispatch_status"] = "pending"
+        conn.execute(update(incidents).where(incidents.c.id == current.id).values(**values))
+        incident = replace(current, **values)
         self._timeline(conn, incident, action, actor, note, current.state, now)
         return self._with_outbox(conn, incident, action, actor, note, now, source_ts)
 
@@ -464,8 +526,4 @@ class IncidentEngine:
         public = incident.public(now)
         change = {"action": action, "actor": actor, "note": note, "version": incident.version}
         rows = self.routing.rows_for(public, action, change, now, source_ts)
-        if any(r["channel"] == "webhook" for r in rows) and incident.dispatch_status in ("none", "delivered"):
-            conn.execute(
-                update(incidents).where(incidents.c.id == incident.id).values(dispatch_status="pending")
-            )
         return Change(incident, action, insert_rows(conn, rows))

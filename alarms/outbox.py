@@ -76,6 +76,15 @@ class Routing:
     endpoints: Sequence[WebhookConfig]
     prefix: str
 
+    def sends_webhook(self, category_name: str, action: str) -> bool:
+        if not category(category_name).to_webhooks:
+            return False
+        event_type = event_type_for(action)
+        return any(
+            event_type in hook.events and (hook.categories is None or category_name in hook.categories)
+            for hook in self.endpoints
+        )
+
     def rows_for(
         self,
         incident: dict[str, Any],

@@ -32,11 +32,11 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def summary(name: str, ms: list[float]) -> str:
-    return f"{name:<28} n={len(ms):5d}  p50={pct(ms, .5):7.2f} ms  p99={pct(ms, .99):7.2f} ms  max={max(ms):7.2f} ms"
+    return f"{name:<28} n={len(ms):5d}  p50={pct(ms, 0.5):7.2f} ms  p99={pct(ms, 0.99):7.2f} ms  max={max(ms):7.2f} ms"
 
 
 def main() -> int:
@@ -57,7 +57,9 @@ def main() -> int:
         "buttons": [{"id": b, "grid": "G-001"} for b in buttons],
         "log_level": "WARNING",
     }
-    cfg = write_config(cfg_path, mqtt_port=broker.port, webhook_url=receiver.url, db=tmp / "bench.db", extra=extra)
+    cfg = write_config(
+        cfg_path, mqtt_port=broker.port, webhook_url=receiver.url, db=tmp / "bench.db", extra=extra
+    )
     if args.storage:
         cfg["storage"] = {"url": args.storage}
         cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
@@ -128,15 +130,23 @@ def main() -> int:
             lat_ms.append((r.received_at - t0) * 1000)
     lost = total - len(delivered_keys(received))
 
-    print(f"sharpeyes SOS latency: {args.buttons} buttons, {args.rate:.0f} presses/s for {args.seconds:.0f} s "
-          f"({total} presses, published in {publish_s:.2f} s), storage {cfg['storage']['url'].split(':')[0]}")
+    print(
+        f"sharpeyes SOS latency: {args.buttons} buttons, {args.rate:.0f} presses/s for {args.seconds:.0f} s "
+        f"({total} presses, published in {publish_s:.2f} s), storage {cfg['storage']['url'].split(':')[0]}"
+    )
     print(summary("floor: publish → paho sub", floor_ms))
     print(summary("press → webhook received", lat_ms))
     if floor_ms and lat_ms:
-        print(f"ratio (press→webhook / floor): p50 {pct(lat_ms, .5) / pct(floor_ms, .5):.1f}x, "
-              f"p99 {pct(lat_ms, .99) / pct(floor_ms, .99):.1f}x")
-    print(f"lost: {lost}   duplicates at receiver (same webhook-id): {receiver.duplicates}   "
-          f"mean {statistics.fmean(lat_ms):.2f} ms" if lat_ms else f"lost: {lost}")
+        print(
+            f"ratio (press→webhook / floor): p50 {pct(lat_ms, 0.5) / pct(floor_ms, 0.5):.1f}x, "
+            f"p99 {pct(lat_ms, 0.99) / pct(floor_ms, 0.99):.1f}x"
+        )
+    print(
+        f"lost: {lost}   duplicates at receiver (same webhook-id): {receiver.duplicates}   "
+        f"mean {statistics.fmean(lat_ms):.2f} ms"
+        if lat_ms
+        else f"lost: {lost}"
+    )
 
     for c in pubs:
         c.loop_stop()

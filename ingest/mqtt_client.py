@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import ssl
 import threading
 import time
@@ -22,7 +23,7 @@ from ingest.types import PanicSignal
 
 log = logging.getLogger(__name__)
 
-SignalHandler = Callable[[PanicSignal], str]  # returns an outcome label; raises to refuse the message
+SignalHandler = Callable[[list[PanicSignal]], list[str]]  # one outcome label each; raises to refuse all
 StatusHandler = Callable[[str, bool, float], None]
 RejectHandler = Callable[[Reject, float], None]
 
@@ -91,7 +92,10 @@ class ButtonListener:
         self._connected = threading.Event()
         self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
         self._pending_lock = threading.Lock()
+        self._early_acks: set[int] = set()
         self._reconnect_timer: threading.Timer | None = None
+        self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id,
@@ -114,6 +118,8 @@ class ButtonListener:
 
     # ----- connection ------------------------------------------------------------------------------------
     def start(self) -> None:
+        self._worker = threading.Thread(target=self._work, name="mqtt-ingest", daemon=True)
+        self._worker.start()
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         self.client.loop_start()
 
@@ -125,6 +131,9 @@ class ButtonListener:
             self._reconnect_timer.cancel()
         self.client.disconnect()
         self.client.loop_stop()
+        if self._worker is not None:
+            self._inbox.put(None)
+            self._worker.join(10)
         self._connected.clear()
         self.connected_gauge.set(0)
 
@@ -151,22 +160,56 @@ class ButtonListener:
             )
 
     # ----- receiving -------------------------------------------------------------------------------------
-    def _on_message(self, client: mqtt.Client, _userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
-        now = self.clock()
+    def _on_message(self, _client: mqtt.Client, _userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
+        msg.timestamp = self.clock()  # wall time of receipt travels with the message
+        self._inbox.put(msg)
+
+    def _work(self) -> None:
+        """Group commit: everything that arrived while the last batch was being stored goes in one
+        transaction, then each message is acknowledged to the broker."""
+        while True:
+            first = self._inbox.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < 500:
+                try:
+                    nxt = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._inbox.put(None)
+                    break
+                batch.append(nxt)
+            self._process(batch)
+
+    def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
+        signals: list[tuple[mqtt.MQTTMessage, PanicSignal]] = []
+        done: list[tuple[mqtt.MQTTMessage, str]] = []
         try:
-            outcome = self._handle(msg.topic, msg.payload, now)
+            for msg in batch:
+                parsed = self._parse(msg.topic, msg.payload, msg.timestamp)
+                if isinstance(parsed, PanicSignal):
+                    signals.append((msg, parsed))
+                else:
+                    done.append((msg, parsed))
+            if signals:
+                outcomes = self.on_signal([sig for _, sig in signals])
+                done.extend((msg, out) for (msg, _), out in zip(signals, outcomes, strict=True))
         except Exception as exc:
-            # Not stored: leave it unacknowledged; cycling the connection makes the broker resend it.
-            self.messages.labels("storage_error").inc()
+            # Not stored: leave them unacknowledged; cycling the connection makes the broker resend them.
+            self.messages.labels("storage_error").inc(len(batch))
             if self._log_once(("storage", type(exc).__name__)):
-                log.error("could not store MQTT message on %s: %s; it will be redelivered", msg.topic, exc)
+                log.error("could not store %d MQTT messages: %s; they will be redelivered", len(batch), exc)
             self._schedule_reconnect()
             return
-        self.messages.labels(outcome).inc()
-        if msg.qos > 0:
-            client.ack(msg.mid, msg.qos)
+        for msg, outcome in done:
+            self.messages.labels(outcome).inc()
+            if msg.qos > 0:
+                self.client.ack(msg.mid, msg.qos)
 
-    def _handle(self, topic: str, payload: bytes, now: float) -> str:
+    def _parse(self, topic: str, payload: bytes, now: float) -> PanicSignal | str:
+        """A PanicSignal to store, or the outcome label of a message handled here."""
         if topic.endswith("/status"):
             status = parse_status(topic, payload, self.prefix)
             if isinstance(status, Reject):
@@ -181,7 +224,7 @@ class ButtonListener:
             return self._reject(parsed, now)
         if not self.known(parsed.button_id):
             return self._reject(Reject(topic, parsed.button_id, "unknown_button", "not in config"), now)
-        return self.on_signal(parsed)
+        return parsed
 
     def _reject(self, reject: Reject, now: float) -> str:
         if self._log_once((reject.reason, reject.device_id or reject.topic)):
@@ -212,11 +255,17 @@ class ButtonListener:
             raise MqttUnavailable("not connected to the MQTT broker")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
+        # paho calls on_publish while holding its own message lock, so we must not hold ours while
+        # calling publish (lock-order deadlock). A PUBACK that beats the registration is parked.
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise MqttUnavailable(mqtt.error_string(info.rc))
         with self._pending_lock:
-            info = self.client.publish(topic, payload, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                raise MqttUnavailable(mqtt.error_string(info.rc))
-            self._pending[info.mid] = (loop, fut)
+            if info.mid in self._early_acks:
+                self._early_acks.discard(info.mid)
+                fut.set_result(None)
+            else:
+                self._pending[info.mid] = (loop, fut)
         try:
             await asyncio.wait_for(fut, wait_s)
         finally:
@@ -226,6 +275,10 @@ class ButtonListener:
     def _on_publish(self, _client, _userdata, mid: int, _reason_code=None, _props=None) -> None:  # type: ignore[no-untyped-def]
         with self._pending_lock:
             entry = self._pending.pop(mid, None)
+            if entry is None:
+                self._early_acks.add(mid)
+                if len(self._early_acks) > 10000:  # acks of publishes nobody waits for
+                    self._early_acks.clear()
         if entry is not None:
             loop, fut = entry
             loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))

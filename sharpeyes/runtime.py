@@ -87,7 +87,7 @@ class LocalRuntime:
             settings.mqtt,
             mqtt_password,
             known=self.directory.knows,
-            on_signal=self._on_signal,
+            on_signal=self._on_signals,
             on_status=self.presence.on_status,
             on_reject=self._on_reject,
             registry=self.registry,
@@ -122,8 +122,8 @@ class LocalRuntime:
         self._ticker: asyncio.Task[None] | None = None
 
     # ----- wiring callbacks ------------------------------------------------------------------------------
-    def _on_signal(self, sig: PanicSignal) -> str:
-        return "duplicate" if self.engine.ingest_signal(sig) is None else "stored"
+    def _on_signals(self, sigs: list[PanicSignal]) -> list[str]:
+        return self.engine.ingest_signals(sigs)
 
     def _on_reject(self, reject: Reject, now: float) -> None:
         if reject.device_id is not None:
@@ -157,6 +157,7 @@ class LocalRuntime:
 
     def _prepare_store(self) -> None:
         self.store.migrate()
+        self.engine.warm_up()
         with self.store.write() as conn:
             ensure_devices(conn, {d: p for d, p in self.directory.devices.items()})
 
