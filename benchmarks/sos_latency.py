@@ -36,7 +36,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(name: str, ms: list[float]) -> str:
-    return f"{name:<28} n={len(ms):5d}  p50={pct(ms, 0.5):7.2f} ms  p99={pct(ms, 0.99):7.2f} ms  max={max(ms):7.2f} ms"
+    p50, p99 = pct(ms, 0.5), pct(ms, 0.99)
+    return f"{name:<28} n={len(ms):5d}  p50={p50:7.2f} ms  p99={p99:7.2f} ms  max={max(ms):7.2f} ms"
 
 
 def main() -> int:
