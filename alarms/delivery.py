@@ -87,7 +87,8 @@ class DeliveryWorker:
     # ----- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
+        # A small pool: httpcore scans every pooled connection per request, so more costs CPU, not speed.
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
         self._spawn(self._sweeper())
         self._spawn(self._recorder())

@@ -44,13 +44,14 @@ def parse_ts(value: Any) -> float:
         raise ValueError("ts must be unix seconds or an ISO 8601 string")
     if isinstance(value, int | float):
         ts = float(value) / (1000.0 if value > 1e11 else 1.0)
-        if not 0 < ts < 1e10:
-            raise ValueError("ts out of range")
-        return ts
-    if isinstance(value, str):
+    elif isinstance(value, str):
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-    raise ValueError("ts must be unix seconds or an ISO 8601 string")
+        ts = (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+    else:
+        raise ValueError("ts must be unix seconds or an ISO 8601 string")
+    if not 0 < ts < 1e10:
+        raise ValueError("ts out of range")
+    return ts
 
 
 def parse_event(
@@ -63,12 +64,12 @@ def parse_event(
         return Reject(topic, None, "bad_topic", "expected {prefix}/buttons/{id}/event")
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, too-long integers, deep nesting
         return Reject(topic, button_id, "malformed_json", str(exc)[:120])
     if not isinstance(data, dict):
         return Reject(topic, button_id, "invalid_payload", "payload must be a JSON object")
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         return Reject(topic, button_id, "unknown_kind", f"kind {str(kind)[:32]!r} not in {sorted(KINDS)}")
     try:
         device_ts = parse_ts(data.get("ts"))
