@@ -74,6 +74,8 @@ class DeliveryWorker:
         # Separate limits: a slow broker must never hold back police dispatch, nor the reverse.
         self._sems = {"webhook": asyncio.Semaphore(concurrency), "mqtt": asyncio.Semaphore(concurrency)}
         self._inflight: set[int] = set()
+        # Rows finished recently: a sweep that read them before they finished must not send them again.
+        self._finished: set[int] = set()
         self._results: list[Outcome] = []
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -117,10 +119,15 @@ class DeliveryWorker:
 
     def submit(self, items: list[OutboxItem]) -> None:
         for item in items:
-            if item.id in self._inflight or self._stopping:
+            if item.id in self._inflight or item.id in self._finished or self._stopping:
                 continue
             self._inflight.add(item.id)
             self._spawn(self._deliver(item))
+
+    def resubmit(self, item: OutboxItem) -> None:
+        """An operator's retry of a dead letter."""
+        self._finished.discard(item.id)
+        self.submit([item])
 
     async def _sweeper(self) -> None:
         """Picks up rows due for a retry and rows left behind by a restart."""
@@ -258,6 +265,9 @@ class DeliveryWorker:
                     retry_item = _bump(outcome.item)
                     self._loop.call_later(delay, self._retry_now, retry_item)
                 else:
+                    if len(self._finished) > 100_000:
+                        self._finished.clear()
+                    self._finished.add(outcome.item.id)
                     self._inflight.discard(outcome.item.id)
                     if (
                         not outcome.ok

@@ -156,7 +156,7 @@ async def retry_delivery(delivery_id: int, svc: Svc, _: Supervisor) -> dict[str,
     row = await run_in_threadpool(requeue)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such delivery")
-    svc.delivery.submit([OutboxItem.from_row(row)])
+    svc.delivery.resubmit(OutboxItem.from_row(row))
     return _delivery_out({k: v for k, v in row.items() if k != "payload"})
 
 
