@@ -30,5 +30,8 @@ def headers(key: bytes, msg_id: str, timestamp: int, body: bytes) -> dict[str, s
 
 def verify(key: bytes, msg_id: str, timestamp: str, body: bytes, signature_header: str) -> bool:
     """True when any of the space-separated v1 signatures matches (constant-time compare)."""
-    expected = sign(key, msg_id, int(timestamp), body)
+    try:
+        expected = sign(key, msg_id, int(timestamp), body)
+    except ValueError:  # a malformed webhook-timestamp header is a failed check, not a crash
+        return False
     return any(hmac.compare_digest(expected, sig) for sig in signature_header.split())

@@ -143,7 +143,10 @@ def parse_settings(text: str, filename: str = "<config>", env: Mapping[str, str]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(filename, [ConfigProblem((), f"invalid YAML: {exc}", line)]) from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")  # one line per problem
+        raise ConfigError(filename, [ConfigProblem((), message, line)]) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

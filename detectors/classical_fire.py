@@ -1,0 +1,285 @@
+"""Flames and smoke without weights: colour rules plus time, per camera.
+
+Colour alone is useless on a street (red coats, brake lights, red-brown soil, tail lamps all pass a fire
+colour rule), so every decision also needs temporal evidence from a short per-camera history of small frames:
+
+- fire: bright, saturated red-orange-yellow pixels (R > G > B, high luma, large R−B) in regions where the
+  colour mask *flickers* — pixels switch in and out of the mask at least twice within the history, which
+  flames do and rigid objects passing by rarely do; growth of the total flame area adds to the score;
+- smoke: low-saturation, fairly bright, low-texture pixels that stay smoke-coloured over most of the history
+  while changing gently (small temporal spread, no large jumps: semi-transparent drift, not a rigid grey
+  object walking past). Evidence accumulates per pixel, so a region must persist for a while. Smoke is not
+  looked for in monochrome frames (IR night mode, old footage): without colour, everything is grey.
+
+Frames are downscaled to `work_width` first (~2 ms per frame at 320 px). Scores are heuristic confidences
+in 0–1 meant for thresholds in the rules layer, not calibrated probabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detectors.base import register
+from detectors.config import ClassicalFireConfig
+from detectors.types import DetectionResult, Detections
+from ingest.types import Frame
+
+FIRE, SMOKE = 0, 1
+CLASS_NAMES = ("fire", "smoke")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Pixel and region thresholds, derived from the config's sensitivity (0 strict … 1 eager)."""
+
+    red_min: int
+    red_minus_blue: int
+    luma_min: int
+    flicker_transitions: int
+    fire_flicker: float
+    fire_coherence_max: float
+    min_fire_area: float
+    smoke_sat_max: int
+    smoke_value_min: int
+    smoke_texture_max: float
+    smoke_std: tuple[float, float]
+    smoke_jump_max: float
+    smoke_persistence: float
+    smoke_evidence: float
+    smoke_motion: float
+    min_smoke_area: float
+    colourful_min: float
+
+    @classmethod
+    def from_config(cls, config: ClassicalFireConfig) -> Thresholds:
+        s = config.sensitivity
+        return cls(
+            red_min=round(215 - 30 * s),
+            red_minus_blue=round(95 - 30 * s),
+            luma_min=round(150 - 20 * s),
+            flicker_transitions=2,
+            fire_flicker=config.fire_flicker * (1.5 - s),
+            fire_coherence_max=0.95,
+            min_fire_area=config.min_fire_area,
+            smoke_sat_max=round(18 + 14 * s),
+            smoke_value_min=round(130 - 30 * s),
+            smoke_texture_max=6.0,
+            smoke_std=(2.0, 14.0),
+            smoke_jump_max=18 + 8 * s,
+            smoke_persistence=0.75,
+            smoke_evidence=0.6 - 0.2 * s,
+            smoke_motion=config.smoke_motion,
+            min_smoke_area=config.min_smoke_area,
+            colourful_min=0.02,
+        )
+
+
+def fire_colour_mask(small: np.ndarray, t: Thresholds) -> np.ndarray:
+    """Bright red-orange-yellow pixels: R ≥ G > B, R and luma high, R−B large."""
+    b, g, r = (small[..., i].astype(np.int32) for i in range(3))
+    luma = (r * 77 + g * 150 + b * 29) >> 8
+    return (r > t.red_min) & (r >= g) & (g > b) & (g > 90) & (r - b > t.red_minus_blue) & (luma > t.luma_min)
+
+
+@dataclass(slots=True)
+class _CameraHistory:
+    """Frames sampled at most every `min_interval_s`, so temporal statistics mean the same at any fps."""
+
+    shape: tuple[int, ...]
+    grey: deque[np.ndarray]
+    fire: deque[np.ndarray]
+    smoke_colour: deque[np.ndarray]
+    fire_area: deque[float]
+    smoke_evidence: np.ndarray
+    sampled_at: float | None = None
+
+
+def _regions(mask: np.ndarray, min_pixels: int) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+    """Connected components of `mask` at least `min_pixels` big: (component mask, x, y, w, h)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    found = []
+    for label in range(1, count):
+        x, y, w, h, area = stats[label]
+        if area >= min_pixels:
+            found.append((labels == label, (int(x), int(y), int(w), int(h))))
+    return found
+
+
+def _flicker_coherence(masks: np.ndarray) -> float:
+    """How much a region switches as one piece (T×N masks of its pixels over time): 1 for a blinking lamp,
+    near 0 for flames, whose pixels turn on and off in different places at the same moment."""
+    turned_on = np.count_nonzero(masks[1:] & ~masks[:-1], axis=1)
+    turned_off = np.count_nonzero(masks[:-1] & ~masks[1:], axis=1)
+    changes = np.maximum(turned_on, turned_off).sum()
+    return 1.0 if changes == 0 else 1.0 - float(np.minimum(turned_on, turned_off).sum()) / float(changes)
+
+
+@register("classical_fire")
+class ClassicalFireDetector:
+    """Fire and smoke boxes from colour, flicker and growth; state per camera, keyed by `camera_id`."""
+
+    class_names: tuple[str, ...] = CLASS_NAMES
+
+    def __init__(self, config: ClassicalFireConfig | None = None) -> None:
+        self.config = config or ClassicalFireConfig()
+        self.name = self.config.label
+        self.thresholds = Thresholds.from_config(self.config)
+        self._cameras: dict[str, _CameraHistory] = {}
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+    def _history(self, camera_id: str, shape: tuple[int, ...]) -> _CameraHistory:
+        history = self._cameras.get(camera_id)
+        if history is None or history.shape != shape:
+            n = self.config.history - 1  # the current frame completes the window
+            history = _CameraHistory(
+                shape=shape,
+                grey=deque(maxlen=n),
+                fire=deque(maxlen=n),
+                smoke_colour=deque(maxlen=n),
+                fire_area=deque(maxlen=n),
+                smoke_evidence=np.zeros(shape[:2], np.float32),
+            )
+            self._cameras[camera_id] = history
+        return history
+
+    def _small(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        if width <= self.config.work_width:
+            return image
+        size = (self.config.work_width, max(1, round(height * self.config.work_width / width)))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+    # -- fire ---------------------------------------------------------------------------------------------
+
+    def _fire(self, history: _CameraHistory, colour: np.ndarray) -> list[tuple[tuple[int, ...], float]]:
+        t = self.thresholds
+        masks = np.stack([*history.fire, colour])
+        transitions = np.count_nonzero(masks[1:] != masks[:-1], axis=0)
+        flicker = transitions >= t.flicker_transitions
+        grown = cv2.morphologyEx(colour.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
+        min_pixels = max(4, int(t.min_fire_area * colour.size))
+        area_now = float(colour.mean())
+        past = [a for a in history.fire_area if a > 0]
+        growth = area_now / float(np.median(past)) if past else 1.0
+        boxes = []
+        for region, (x, y, w, h) in _regions(grown > 0, min_pixels):
+            # flicker may sit on the edge of a steady flame core: look in a slightly dilated region
+            around = cv2.dilate(region.astype(np.uint8), self._kernel) > 0
+            ratio = float(flicker[around].mean())
+            if ratio < t.fire_flicker or _flicker_coherence(masks[:, around]) > t.fire_coherence_max:
+                continue
+            score = (
+                0.45
+                + 0.35 * min(1.0, ratio / (3 * t.fire_flicker))
+                + 0.1 * min(1.0, region.sum() / (20 * min_pixels))
+            )
+            score += 0.1 * min(1.0, max(0.0, growth - 1.0))
+            boxes.append(((x, y, x + w, y + h), min(1.0, score)))
+        return boxes
+
+    # -- smoke --------------------------------------------------------------------------------------------
+
+    def _smoke_colour(self, small: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray, float]:
+        """Grey, fairly bright, low-texture pixels; and how colourful the frame is (0 for monochrome)."""
+        t = self.thresholds
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+        sat, val = hsv[..., 1], hsv[..., 2]
+        colourful = float(np.count_nonzero((sat > 50) & (val > 80))) / sat.size
+        texture = cv2.blur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (5, 5))
+        colour = (
+            (sat < t.smoke_sat_max)
+            & (val > t.smoke_value_min)
+            & (val < 245)
+            & (texture < t.smoke_texture_max)
+        )
+        return colour, colourful
+
+    def _smoke(
+        self, history: _CameraHistory, grey: np.ndarray, colour: np.ndarray, colourful: float
+    ) -> tuple[list[tuple[tuple[int, ...], float]], np.ndarray]:
+        """Smoke boxes and the camera's updated evidence map (kept only if this frame is sampled)."""
+        t = self.thresholds
+        if colourful < t.colourful_min or len(history.grey) < 2:
+            return [], history.smoke_evidence * 0.5
+        stack = np.stack([*history.grey, grey])
+        spread = stack.std(axis=0)
+        jump = np.abs(np.diff(stack, axis=0)).max(axis=0)
+        persistent = np.stack([*history.smoke_colour, colour]).mean(axis=0) >= t.smoke_persistence
+        drifting = colour & persistent & (spread > t.smoke_std[0]) & (spread < t.smoke_std[1])
+        drifting &= jump < t.smoke_jump_max
+        evidence = history.smoke_evidence * 0.7 + 0.3 * drifting
+        candidate = cv2.morphologyEx(
+            (evidence > t.smoke_evidence).astype(np.uint8), cv2.MORPH_CLOSE, self._kernel
+        )
+        min_pixels = max(16, int(t.min_smoke_area * grey.size))
+        boxes = []
+        for region, (x, y, w, h) in _regions(candidate > 0, min_pixels):
+            if float(drifting[region].mean()) < t.smoke_motion:
+                continue
+            size_term = min(1.0, region.mean() / (5 * t.min_smoke_area))
+            score = 0.4 + 0.3 * float(evidence[region].mean()) + 0.3 * size_term
+            boxes.append(((x, y, x + w, y + h), min(1.0, score)))
+        return boxes, evidence
+
+    # -- per frame ----------------------------------------------------------------------------------------
+
+    def detect_one(self, frame: Frame) -> Detections:
+        """Fire/smoke boxes (frame pixels) for `frame`, judged against its camera's history.
+
+        The frame joins the history only if `min_interval_s` has passed since the last one that did, so a
+        30 fps and a 5 fps feed see the same temporal statistics.
+        """
+        small = self._small(frame.image)
+        history = self._history(frame.camera_id, small.shape)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        found: list[tuple[tuple[int, ...], float, int]] = []
+        fire_colour = fire_colour_mask(small, self.thresholds) if self.config.fire else None
+        if fire_colour is not None and len(history.fire) >= 2:
+            found += [(box, score, FIRE) for box, score in self._fire(history, fire_colour)]
+        smoke_colour, evidence = None, history.smoke_evidence
+        if self.config.smoke:
+            smoke_colour, colourful = self._smoke_colour(small, grey)
+            boxes, evidence = self._smoke(history, grey, smoke_colour, colourful)
+            found += [(box, score, SMOKE) for box, score in boxes]
+
+        last = history.sampled_at
+        if last is None or not 0 <= frame.captured_at - last < self.config.min_interval_s:
+            history.sampled_at = frame.captured_at
+            history.grey.append(grey)
+            if fire_colour is not None:
+                history.fire.append(fire_colour)
+                history.fire_area.append(float(fire_colour.mean()))
+            if smoke_colour is not None:
+                history.smoke_colour.append(smoke_colour)
+                history.smoke_evidence = evidence
+
+        if not found:
+            return Detections.empty(CLASS_NAMES)
+        scale = frame.image.shape[1] / small.shape[1]
+        return Detections(
+            xyxy=np.asarray([box for box, _, _ in found], dtype=np.float32) * scale,
+            scores=np.asarray([score for _, score, _ in found], dtype=np.float32),
+            class_ids=np.asarray([cls for _, _, cls in found], dtype=np.int64),
+            class_names=CLASS_NAMES,
+        )
+
+    def detect(self, frames: Sequence[Frame]) -> list[DetectionResult]:
+        results = []
+        for frame in frames:
+            start = time.perf_counter()
+            detections = self.detect_one(frame)
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            results.append(DetectionResult(frame, detections, self.name, elapsed_ms))
+        return results
+
+    def forget(self, camera_id: str) -> None:
+        self._cameras.pop(camera_id, None)
+
+    def close(self) -> None:
+        self._cameras.clear()

@@ -1,0 +1,207 @@
+"""Detector configuration: one pydantic model per backend, chosen by `kind` (a discriminated union).
+
+Paths may use `~` and `${ENV}` (e.g. `${SHARPEYES_ASSETS}/weights/yolox_nano.onnx`); an unset variable is a
+config error rather than a confusing "file not found" later. Files are checked when the detector is built,
+so a config can be validated on a machine without the weights.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+_UNSET_VAR = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
+
+
+class Strict(BaseModel):
+    """Base for every detector config model: unknown keys are an error, not a silent typo."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def expand_path(value: str | Path) -> Path:
+    """`~` and `${VAR}` expanded; an unset variable raises ValueError naming it."""
+    text = os.path.expanduser(os.path.expandvars(str(value)))
+    leftover = _UNSET_VAR.search(text)
+    if leftover:
+        raise ValueError(f"environment variable {leftover.group(0)} in path {value!r} is not set")
+    return Path(text)
+
+
+def _multiple_of_32(size: tuple[int, int]) -> tuple[int, int]:
+    if any(side % 32 or side < 32 for side in size):
+        raise ValueError(f"input size {size} must be positive multiples of 32 (the models' largest stride)")
+    return size
+
+
+ClassMapping = dict[str, str]
+
+
+class _ModelFile(Strict):
+    model: Path = Field(description="weights path; ~ and ${ENV} are expanded")
+    name: str | None = Field(None, description="label in results and metrics; defaults to kind:file stem")
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _expand(cls, value: str | Path) -> Path:
+        return expand_path(value)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{getattr(self, 'kind', 'model')}:{self.model.stem}"
+
+
+class UltralyticsConfig(_ModelFile):
+    """Any model ultralytics loads: `.pt`, `.onnx`, an OpenVINO `*_openvino_model/` directory."""
+
+    kind: Literal["ultralytics"] = "ultralytics"
+    classes: ClassMapping | None = Field(
+        None, description="model class name -> our name (e.g. {person: person, fire: fire}); others dropped"
+    )
+    conf: float = Field(0.25, gt=0, le=1)
+    iou: float = Field(0.45, gt=0, le=1)
+    imgsz: int | tuple[int, int] = Field(640, description="square side or (height, width), multiples of 32")
+    device: str = Field("cpu", description="ultralytics device string: cpu, 0, cuda:0 …")
+    max_det: int = Field(300, ge=1)
+    preload_modules: tuple[str, ...] = Field(
+        (), description="modules imported before loading, for models with custom layers (e.g. fire_detector)"
+    )
+
+    @field_validator("imgsz")
+    @classmethod
+    def _check_imgsz(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
+        _multiple_of_32((value, value) if isinstance(value, int) else value)
+        return value
+
+
+class OnnxConfig(_ModelFile):
+    """A YOLOX or YOLOv8/ultralytics ONNX export run directly, with our own pre/post-processing."""
+
+    kind: Literal["onnx"] = "onnx"
+    arch: Literal["auto", "yolox", "yolov8"] = "auto"
+    input_size: tuple[int, int] | None = Field(
+        None,
+        description="(height, width); None = the model's own. A different size, e.g. (384, 640) for 16:9 "
+        "cameras, needs a model whose size can be made dynamic (YOLOX and ultralytics YOLOv8 exports can).",
+    )
+    conf: float = Field(0.25, gt=0, le=1)
+    iou: float = Field(0.45, gt=0, le=1)
+    threads: int = Field(2, ge=1, le=256, description="intra-op threads")
+    class_names: tuple[str, ...] | None = Field(
+        None, description="the model's classes in id order; None = from the model's metadata, else COCO"
+    )
+    classes: ClassMapping | None = Field(None, description="model class name -> our name; others dropped")
+    max_detections: int = Field(300, ge=1)
+    batching: Literal["auto", "loop"] = Field(
+        "auto", description="auto: one model call per batch when the batch dim is (or can be made) dynamic"
+    )
+    dequantize: bool = Field(
+        False, description="rewrite a dynamically int8-quantised export to fp32 convolutions at load"
+    )
+    runtime: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime", description="openvino needs the optional `openvino` package"
+    )
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _square(cls, value: int | tuple[int, int] | list[int] | None) -> tuple[int, int] | list[int] | None:
+        return (value, value) if isinstance(value, int) else value
+
+    @field_validator("input_size")
+    @classmethod
+    def _check_size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        return None if value is None else _multiple_of_32(value)
+
+    @model_validator(mode="after")
+    def _classes_known(self) -> OnnxConfig:
+        if self.classes and self.class_names:
+            unknown = sorted(set(self.classes) - set(self.class_names))
+            if unknown:
+                raise ValueError(f"classes {unknown} are not in class_names")
+        return self
+
+
+class ClassicalFireConfig(Strict):
+    """Colour + flicker + growth heuristic for flames, grey slow-moving plumes for smoke. Needs no weights."""
+
+    kind: Literal["classical_fire"] = "classical_fire"
+    name: str | None = None
+    sensitivity: float = Field(0.5, ge=0, le=1, description="0 = strict (fewer false alarms), 1 = eager")
+    fire: bool = True
+    smoke: bool = True
+    work_width: int = Field(320, ge=64, le=1920, description="frames are downscaled to this width first")
+    history: int = Field(8, ge=3, le=64, description="frames of per-camera history for flicker and growth")
+    min_interval_s: float = Field(
+        0.15, ge=0, le=5, description="history keeps at most one frame per interval (fps-independent stats)"
+    )
+    min_fire_area: float = Field(0.0004, gt=0, lt=1, description="smallest flame region, fraction of frame")
+    min_smoke_area: float = Field(0.01, gt=0, lt=1, description="smallest smoke region, fraction of frame")
+    fire_flicker: float = Field(
+        0.25, ge=0, le=1, description="fraction of a region's fire pixels that must flicker"
+    )
+    smoke_motion: float = Field(0.02, ge=0, le=1, description="fraction of a smoke region that must change")
+
+    @property
+    def label(self) -> str:
+        return self.name or "classical_fire"
+
+
+class DensityConfig(_ModelFile):
+    """MCNN crowd density (ShanghaiTech weights as HDF5): a head count where boxes fail."""
+
+    kind: Literal["density"] = "density"
+    input_scale: float = Field(
+        1.0,
+        gt=0,
+        le=4,
+        description="frames are resized by this factor first; counts are calibrated at 1.0 (ShanghaiTech "
+        "pixel scale): 0.5 is 4× faster but undercounts dense crowds (IMG_1: 1027 → 285)",
+    )
+    threads: int = Field(2, ge=1, le=256)
+    map_width: int = Field(64, ge=8, le=512, description="width of the density map returned in extra")
+
+
+DetectorConfig = Annotated[
+    UltralyticsConfig | OnnxConfig | ClassicalFireConfig | DensityConfig, Field(discriminator="kind")
+]
+
+_DETECTOR_ADAPTER: TypeAdapter[DetectorConfig] = TypeAdapter(DetectorConfig)
+
+
+def parse_detector_config(data: object) -> DetectorConfig:
+    """Validate a mapping (from YAML) into the right backend config."""
+    return _DETECTOR_ADAPTER.validate_python(data)
+
+
+class MotionGateConfig(Strict):
+    """Skip inference on still scenes; fire/smoke still get a look every `force_every_s`."""
+
+    enabled: bool = True
+    size: tuple[int, int] = Field((64, 36), description="(width, height) of the grey thumbnail compared")
+    pixel_threshold: int = Field(12, ge=1, le=255, description="grey-level change that counts as changed")
+    min_changed_fraction: float = Field(0.004, ge=0, le=1)
+    force_every_s: float | None = Field(2.0, gt=0, description="None = never force a look")
+
+
+class BatcherConfig(Strict):
+    max_batch: int = Field(8, ge=1, le=256)
+    max_wait_ms: float = Field(15.0, ge=0, le=5000, description="latency budget for a batch to fill")
+
+
+Point = tuple[float, float]
+
+
+class ZoneConfig(Strict):
+    """A polygon in pixel coordinates of the camera's frame, with an optional real-world area."""
+
+    name: str = Field(min_length=1, max_length=64)
+    polygon: list[Point] = Field(min_length=3)
+    area_m2: float | None = Field(None, gt=0)
+
+
+class IgnoreConfig(Strict):
+    polygons: list[list[Point]] = Field(default_factory=list)
