@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from detectors.base import Detector
+from detectors.config import BatcherConfig
 from detectors.types import DetectionResult
 from ingest.types import Frame
 
@@ -30,7 +32,19 @@ _BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
 
 
 class BatcherMetrics:
-    """Prometheus metrics of a batcher, registered in the registry the caller passes in."""
+    """Prometheus metrics of the batchers of one registry, labelled by detector name.
+
+    Use `for_registry`: several batchers (a YOLO one, a fire one) share one set of metrics per registry,
+    since a registry refuses the same metric name twice.
+    """
+
+    @classmethod
+    def for_registry(cls, registry: CollectorRegistry) -> BatcherMetrics:
+        with _METRICS_LOCK:
+            metrics = _METRICS_BY_REGISTRY.get(registry)
+            if metrics is None:
+                metrics = _METRICS_BY_REGISTRY[registry] = cls(registry)
+            return metrics
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.inference_seconds = Histogram(
@@ -71,6 +85,12 @@ class BatcherMetrics:
         )
 
 
+_METRICS_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, BatcherMetrics] = (
+    weakref.WeakKeyDictionary()
+)
+_METRICS_LOCK = threading.Lock()
+
+
 @dataclass(slots=True)
 class _Pending:
     frame: Frame
@@ -97,12 +117,25 @@ class CrossCameraBatcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000.0
         self.name = name or detector.name
-        self.metrics = BatcherMetrics(registry)
+        self.metrics = BatcherMetrics.for_registry(registry)
         self._pending: dict[str, _Pending] = {}
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._logged_failures: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_config(
+        cls,
+        detector: Detector,
+        on_result: Callable[[DetectionResult], None],
+        config: BatcherConfig,
+        *,
+        registry: CollectorRegistry,
+    ) -> CrossCameraBatcher:
+        return cls(
+            detector, on_result, registry=registry, max_batch=config.max_batch, max_wait_ms=config.max_wait_ms
+        )
 
     # -- producer side -----------------------------------------------------------------------------------
 

@@ -261,9 +261,12 @@ class ClassicalFireDetector:
 
         if not found:
             return Detections.empty(CLASS_NAMES)
-        scale = frame.image.shape[1] / small.shape[1]
+        height, width = frame.image.shape[:2]
+        xyxy = np.asarray([box for box, _, _ in found], dtype=np.float32) * (width / small.shape[1])
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
         return Detections(
-            xyxy=np.asarray([box for box, _, _ in found], dtype=np.float32) * scale,
+            xyxy=xyxy,
             scores=np.asarray([score for _, score, _ in found], dtype=np.float32),
             class_ids=np.asarray([cls for _, _, cls in found], dtype=np.int64),
             class_names=CLASS_NAMES,

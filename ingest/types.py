@@ -57,9 +57,22 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class StreamHealth:
+    """One camera stream's health. Every string here is credential-free (``url`` is redacted).
+
+    ``fps`` is the decoded rate, ``fps_out`` the rate handed to consumers; ``error`` is the current failure
+    (``None`` while online), ``last_error`` the most recent one; ``stream`` is "main" or "detect".
+    """
+
     camera_id: str
     state: StreamState
     fps: float
     last_frame_age: float | None
     reconnects: int
     error: str | None = None
+    fps_out: float = 0.0
+    frames: int = 0
+    dropped: int = 0
+    decode_errors: int = 0
+    last_error: str | None = None
+    url: str = ""
+    stream: str = "main"

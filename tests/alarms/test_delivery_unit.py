@@ -77,10 +77,9 @@ class Harness:
         )
 
     async def start(self) -> None:
-        """Start, and let the first sweep finish: a sweep that reads a row the in-memory path then
-        delivers resends it (see test_sweep_does_not_resend_what_submit_delivered)."""
+        """Start; the first sweep runs concurrently with the test's submit (a stale sweep must not
+        resend what the in-memory path delivered)."""
         await self.worker.start()
-        await asyncio.sleep(0.05)
 
     async def _publish(self, topic: str, payload: str) -> None:
         if self.mqtt_fail > 0:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from detectors.base import build_detector
 from detectors.batcher import CrossCameraBatcher
-from detectors.config import parse_detector_config
+from detectors.config import BatcherConfig, parse_detector_config
 from detectors.types import DetectionResult, Detections
 from ingest.types import Frame
 
@@ -214,3 +214,21 @@ def test_real_model_behind_the_batcher(media) -> None:
     }
     assert len(results["bus"].detections) == 4 and len(results["zidane"].detections) == 2
     assert len(results["street"].detections) >= 6
+
+
+def test_two_batchers_share_one_registry() -> None:
+    """A YOLO batcher and a fire batcher in one process: one set of metrics, labelled by detector."""
+    registry = CollectorRegistry()
+    people, fire = ScriptedDetector(), ScriptedDetector()
+    fire.name = "fire"
+    collect = Collector()
+    config = BatcherConfig(max_batch=4, max_wait_ms=0)
+    with (
+        CrossCameraBatcher.from_config(people, collect, config, registry=registry) as a,
+        CrossCameraBatcher.from_config(fire, collect, config, registry=registry) as b,
+    ):
+        a.submit(frame("cam1"))
+        b.submit(frame("cam1"))
+        collect.wait_for(2)
+    for name in ("scripted", "fire"):
+        assert registry.get_sample_value("sharpeyes_detector_frames_processed_total", {"detector": name}) == 1
