@@ -55,8 +55,57 @@ def summarise(rows: Iterable[Mapping[str, Any]], now: float) -> dict[str, Any]:
     }
 
 
+_CONFIRMED = {
+    State.DISPATCHED.value,
+    State.IN_PROGRESS.value,
+    State.RESOLVED.value,
+    State.CLOSED.value,
+    State.EVALUATED.value,
+}
+_NO_VERDICT = {"test", "duplicate"}
+
+
+def rule_of(r: Mapping[str, Any]) -> str:
+    """The rule that raised an incident: camera rules name themselves in the evidence; buttons and
+    devices are `source_kind:category`."""
+    evidence = r.get("evidence") or {}
+    rule = evidence.get("rule") if isinstance(evidence, Mapping) else None
+    return str(rule) if rule else f"{r.get('source_kind') or 'unknown'}:{r['category']}"
+
+
+def verdict(r: Mapping[str, Any]) -> bool | None:
+    """Operators' verdict on an alarm: False for a false alarm, True once it was real enough to dispatch
+    or was handled, None while undecided (and for drills, tests and duplicates, which prove nothing)."""
+    disposition = r.get("disposition")
+    if disposition == "false_alarm":
+        return False
+    if disposition in _NO_VERDICT or r["state"] == State.MERGED.value:
+        return None
+    if disposition == "handled" or r["state"] in _CONFIRMED:
+        return True
+    return None
+
+
+def rule_precision(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per rule: confirmed / (confirmed + false alarms), from operators' verdicts."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # confirmed, false, undecided
+    for r in rows:
+        v = verdict(r)
+        counts[rule_of(r)][0 if v is True else 1 if v is False else 2] += 1
+    out: dict[str, dict[str, Any]] = {}
+    for rule, (confirmed, false, undecided) in sorted(counts.items()):
+        judged = confirmed + false
+        out[rule] = {
+            "confirmed": confirmed,
+            "false_alarms": false,
+            "undecided": undecided,
+            "precision": confirmed / judged if judged else None,
+        }
+    return out
+
+
 def kpis(rows: list[Mapping[str, Any]], now: float) -> dict[str, Any]:
-    """Overall, per street and per grid."""
+    """Overall, per street and per grid, and per-rule precision."""
     by_street: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     by_grid: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -66,4 +115,5 @@ def kpis(rows: list[Mapping[str, Any]], now: float) -> dict[str, Any]:
         "overall": summarise(rows, now),
         "streets": {k: summarise(v, now) for k, v in sorted(by_street.items())},
         "grids": {k: summarise(v, now) for k, v in sorted(by_grid.items())},
+        "rules": rule_precision(rows),
     }

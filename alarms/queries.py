@@ -92,6 +92,9 @@ def kpi_rows(
             "street_id",
             "grid_id",
             "category",
+            "source_kind",
+            "disposition",
+            "evidence",
         )
     ]
     stmt = scope.apply(select(*cols))

@@ -128,3 +128,35 @@ devices = Table(
     Column("last_topic", String(256)),
     Column("last_error", String(256)),
 )
+
+# Operator sign-in (migration 0002). Passwords are argon2id hashes; sessions are stored by the SHA-256 of
+# their cookie value, so a database leak does not hand out live sessions.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128)),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # operator | supervisor | admin
+    Column("streets", JSON),  # null: every street
+    Column("grids", JSON),  # null: every grid
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("password_changed_at", Float, nullable=False),
+    Column("last_login_at", Float),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", Float),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie value
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)

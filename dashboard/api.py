@@ -79,6 +79,10 @@ def get_incident(incident_id: int, svc: Svc, principal: CurrentPrincipal) -> dic
     out = inc.public(svc.clock())
     out["timeline"] = [{**e, "ts": iso(e["ts"])} for e in events]
     out["deliveries"] = [_delivery_out(d) for d in deliveries]
+    placement = svc.engine.directory.placement(inc.source_id)  # the page opens these cameras' live video
+    out["linked_cameras"] = list(placement.cameras) if placement else []
+    if inc.source_kind == "camera" and inc.source_id not in out["linked_cameras"]:
+        out["linked_cameras"].insert(0, inc.source_id)
     return out
 
 

@@ -11,15 +11,20 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from dashboard import signin as signin_routes
+from dashboard import ui
 from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
 from dashboard.services import Runtime
+from dashboard.signin import SignIn
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = runtime.services
+        svc = runtime.services
+        app.state.signin = SignIn(svc.store, svc.auth.sessions, svc.clock)
         await runtime.start()
         try:
             yield
@@ -28,6 +33,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app = FastAPI(title="sharpeyes", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
+    app.include_router(signin_routes.router)
+    app.include_router(ui.router)
+    ui.mount_static(app)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -45,13 +45,19 @@ def _unauthorised(detail: str) -> HTTPException:
 
 
 def current_principal(request: Request) -> Principal:
+    """A bearer token wins; otherwise the operator page's session cookie (with CSRF checks on writes).
+    Either way the same role and scope checks follow."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        principal = getattr(request.state, "principal", None)  # set by a session cookie, if any
+        principal = getattr(request.state, "principal", None)
         if principal is not None:
             return principal
-        raise _unauthorised("missing bearer token")
+        signin = getattr(request.app.state, "signin", None)  # dashboard.signin.SignIn, when users exist
+        principal = signin.cookie_principal(request) if signin is not None else None
+        if principal is not None:
+            return principal
+        raise _unauthorised("missing bearer token or session")
     found = request.app.state.services.tokens.lookup(token.strip())
     if found is None:
         raise _unauthorised("invalid token")

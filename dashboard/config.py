@@ -25,5 +25,19 @@ class ApiToken(Strict):
     grids: list[str] | None = Field(None, description="limit to these grids (default: all)")
 
 
+class SessionConfig(Strict):
+    """Cookie sessions for the operator page; users themselves live in the database (`sharpeyes user`)."""
+
+    cookie_secure: bool | None = Field(
+        None, description="Secure cookie flag; default: on when the request came over https"
+    )
+    ttl_s: float = Field(12 * 3600, gt=0, description="absolute session lifetime (one shift)")
+    idle_timeout_s: float = Field(2 * 3600, gt=0, description="sign out after this long without a request")
+    max_failures: int = Field(5, ge=1, description="failed sign-ins in a row before the account locks")
+    lockout_s: float = Field(900, gt=0, description="how long a locked account stays locked")
+    attempts_per_minute: int = Field(20, ge=1, description="sign-in attempts per client address per minute")
+
+
 class AuthConfig(Strict):
     api_tokens: list[ApiToken] = Field(default_factory=list)
+    sessions: SessionConfig = SessionConfig()

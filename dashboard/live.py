@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ class LiveHub:
             sub.queue.put_nowait(event)
 
     def publish_threadsafe(self, event: dict[str, Any]) -> None:
+        """Called by the engine right after its commit: the stamp lets the page measure commit → screen."""
+        event.setdefault("committed_at", time.time())
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.publish, event)
 

@@ -13,6 +13,7 @@ from alarms.delivery import DeliveryWorker
 from alarms.engine import IncidentEngine
 from alarms.store import Store
 from dashboard.auth import TokenBook
+from dashboard.config import AuthConfig
 from dashboard.live import LiveHub
 
 
@@ -26,6 +27,7 @@ class Services:
     registry: CollectorRegistry
     readiness: Callable[[], dict[str, bool]] = field(default=lambda: {})
     clock: Callable[[], float] = time.time
+    auth: AuthConfig = field(default_factory=AuthConfig)  # session cookie and lockout settings
 
 
 class Runtime(Protocol):

@@ -1,4 +1,4 @@
-"""`sharpeyes run | check-config | press`: the command line."""
+"""`sharpeyes run | check-config | press | receiver | user`: the command line."""
 
 from __future__ import annotations
 
@@ -185,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     recv.add_argument("--port", type=int, default=8099)
     recv.add_argument("--secret-env", default="DEMO_WEBHOOK_SECRET")
     recv.set_defaults(func=cmd_receiver)
+
+    from sharpeyes import users_cli
+
+    users_cli.add_parser(sub)
     return parser
 
 

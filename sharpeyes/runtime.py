@@ -118,6 +118,7 @@ class LocalRuntime:
             registry=self.registry,
             readiness=lambda: {"mqtt": self.listener.wait_connected(0)},
             clock=clock,
+            auth=settings.auth,
         )
         self._ticker: asyncio.Task[None] | None = None
 

@@ -1,0 +1,94 @@
+"""The operator page: HTML and static assets shipped inside the package (no CDN, no build step), served on
+the API's port, plus the grid geometry the map draws. Pages carry a strict Content-Security-Policy: only
+this origin's scripts run, so injected markup cannot execute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope as AsgiScope
+
+from dashboard.auth import CurrentPrincipal
+
+STATIC = Path(__file__).with_name("static")
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+class Assets(StaticFiles):
+    """Static files that browsers revalidate (ETag) so an upgrade is picked up, and never sniff."""
+
+    async def get_response(self, path: str, scope: AsgiScope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["cache-control"] = "no-cache"
+        response.headers["x-content-type-options"] = "nosniff"
+        return response
+
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=303)
+
+
+@router.get("/login")
+def login_page() -> FileResponse:
+    return _page("login.html")
+
+
+@router.get("/ui/")
+async def operator_page(request: Request) -> Response:
+    """Signed-in users get the page; everyone else is sent to sign in (the page's data needs a session)."""
+    signin = getattr(request.app.state, "signin", None)
+    session = await run_in_threadpool(signin.session, request) if signin is not None else None
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    return _page("index.html")
+
+
+@router.get("/ui")
+def operator_page_slash() -> RedirectResponse:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+@router.get("/api/grids", include_in_schema=True, tags=["map"])
+def grids(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The grids the caller may see, with their outline for the map and their place in the hierarchy."""
+    directory = request.app.state.services.engine.directory
+    items = [
+        {
+            "id": g.id,
+            "name": g.name or g.id,
+            "community": g.community,
+            "street": g.street,
+            "polygon": [list(p) for p in g.polygon] if g.polygon else None,
+        }
+        for g in directory.grids.values()
+        if principal.scope.allows(g.street, g.id)
+    ]
+    return {"items": items}
+
+
+def mount_static(app: Any) -> None:
+    app.mount("/static", Assets(directory=STATIC), name="static")
