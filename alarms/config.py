@@ -94,3 +94,17 @@ class WebhookConfig(Strict):
 class StorageConfig(Strict):
     url: str = "sqlite:///var/sharpeyes.db"
     dedup_window_s: float = Field(86400.0, gt=0, description="how long event ids are remembered")
+    snapshots_dir: str | None = Field(
+        None, description="evidence JPEGs; default: `snapshots/` next to the SQLite file (else var/snapshots)"
+    )
+
+    def snapshots_path(self) -> str:
+        """Where evidence snapshots go: beside the database, so one backup holds both."""
+        if self.snapshots_dir:
+            return self.snapshots_dir
+        prefix = "sqlite:///"
+        if self.url.startswith(prefix) and self.url != "sqlite:///:memory:":
+            db = self.url[len(prefix) :].split("?", 1)[0]
+            parent = db.rsplit("/", 1)[0] if "/" in db else "."
+            return f"{parent or '/'}/snapshots"
+        return "var/snapshots"

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from dashboard import signin as signin_routes
-from dashboard import ui
+from dashboard import ui, video_api
 from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
 from dashboard.services import Runtime
@@ -33,6 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app = FastAPI(title="sharpeyes", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
+    app.include_router(video_api.router)
     app.include_router(signin_routes.router)
     app.include_router(ui.router)
     ui.mount_static(app)

@@ -20,6 +20,7 @@ from alarms.metrics import AlarmMetrics
 from alarms.outbox import Routing
 from alarms.presence import PresenceMonitor
 from alarms.queries import Scope
+from alarms.snapshots import SnapshotStore
 from alarms.store import Store
 from dashboard.auth import Principal, TokenBook
 from dashboard.live import LiveHub
@@ -29,6 +30,7 @@ from ingest.mqtt_client import ButtonListener
 from ingest.types import PanicSignal
 from sharpeyes.broker import EmbeddedBroker
 from sharpeyes.settings import Settings
+from sharpeyes.video import VideoPipeline
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,20 @@ class LocalRuntime:
             EmbeddedBroker(settings.mqtt.host, settings.mqtt.port) if settings.mqtt.embedded else None
         )
         self.engine.subscribe(self._on_change)
+        self.video = (
+            VideoPipeline(
+                settings.cameras,
+                settings.detectors,
+                settings.video,
+                engine=self.engine,
+                directory=self.directory,
+                snapshots=SnapshotStore(settings.storage.snapshots_path()),
+                registry=self.registry,
+                env=env,
+            )
+            if settings.cameras
+            else None
+        )
         self.services = Services(
             store=self.store,
             engine=self.engine,
@@ -119,6 +135,7 @@ class LocalRuntime:
             readiness=lambda: {"mqtt": self.listener.wait_connected(0)},
             clock=clock,
             auth=settings.auth,
+            video=self.video,
         )
         self._ticker: asyncio.Task[None] | None = None
 
@@ -152,6 +169,8 @@ class LocalRuntime:
                 self.settings.mqtt.port,
             )
         self._ticker = asyncio.create_task(self._tick_loop())
+        if self.video is not None:
+            await asyncio.to_thread(self.video.start)  # loads models: seconds, off the event loop
         log.info(
             "sharpeyes started: %d grids, %d buttons", len(self.settings.grids), len(self.settings.buttons)
         )
@@ -184,6 +203,8 @@ class LocalRuntime:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self.video is not None:  # before delivery stops: its last incidents still go out
+            await asyncio.to_thread(self.video.stop)
         await asyncio.to_thread(self.listener.stop)
         await self.delivery.stop()
         if self.broker is not None:

@@ -14,7 +14,9 @@ from pydantic import Field, ValidationError
 
 from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
 from dashboard.config import AuthConfig, HttpConfig
+from detectors.config import DetectorConfig
 from ingest.config import ButtonConfig, MqttConfig, PresenceConfig, Strict
+from sharpeyes.video_config import CameraConfig, VideoConfig, video_problems
 from sharpeyes.yaml_lines import Loc, line_of, load_with_lines
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -30,6 +32,9 @@ class Settings(Strict):
     auth: AuthConfig = AuthConfig()
     sla: SlaConfig = SlaConfig()
     presence: PresenceConfig = PresenceConfig()
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    detectors: dict[str, DetectorConfig] = Field(default_factory=dict)
+    video: VideoConfig = VideoConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
@@ -132,6 +137,8 @@ def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProble
                 ("mqtt", "password_env"), f"environment variable {settings.mqtt.password_env} is not set"
             )
         )
+    video = video_problems(settings.cameras, settings.detectors, settings.video, grid_ids, env)
+    problems.extend(ConfigProblem(loc, message) for loc, message in video)
     return problems
 
 

@@ -1,0 +1,425 @@
+"""The video path, wired: cameras → motion gate → cross-camera batchers → rules → incidents with snapshots.
+
+Domain logic stays in its packages; this module only connects them and decides which thread does what:
+
+- reader threads (ingest) rate-limit each camera to ``detect_fps`` and run its motion gate (~0.2 ms);
+- one batcher thread per detector runs the model and the camera's rules (pure and quick);
+- one ``video-alarms`` thread draws and saves snapshots and makes the blocking engine calls (SQLite), and
+  ticks the rules, so neither a detector nor the event loop ever waits on the database.
+
+Video loss: the camera manager's down/up transitions become ``video_loss`` incidents and their auto-close.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from alarms.engine import IncidentEngine, Trigger
+from alarms.grids import GridDirectory, Placement
+from alarms.observations import Observation, ObservationLevel
+from alarms.snapshots import SnapshotStore
+from detectors.annotate import annotate, encode_jpeg
+from detectors.base import build_detector
+from detectors.batcher import CrossCameraBatcher
+from detectors.motion import MotionGate
+from detectors.types import DetectionResult
+from ingest.camera import CameraSpec
+from ingest.health import VideoLossEvent
+from ingest.manager import CameraManager
+from ingest.redact import redact_url
+from ingest.types import Frame, StreamHealth, StreamState
+from sharpeyes.video_config import CameraConfig, VideoConfig, detector_configs, detector_for
+from sharpeyes.video_parts import CameraState, RuleGroup, VideoMetrics
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_RETRIES = (0.2, 1.0, 3.0)  # engine writes retried after these pauses before the observation is given up
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """An observation with the result that caused it (for the snapshot)."""
+
+    obs: Observation
+    result: DetectionResult | None
+    group: RuleGroup
+
+
+def camera_spec(cam: CameraConfig) -> CameraSpec:
+    return CameraSpec(
+        cam.id,
+        cam.url,
+        detect_url=cam.detect_url,
+        transport=cam.transport,
+        decoder=cam.decoder,
+        max_frame_age_s=cam.max_frame_age_s,
+        stall_s=cam.stall_s,
+        open_timeout_s=cam.open_timeout_s,
+        down_after_s=cam.down_after_s,
+        up_after_s=cam.up_after_s,
+        backoff_initial_s=cam.backoff_initial_s,
+        backoff_max_s=cam.backoff_max_s,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Evidence goes into a JSON column: numpy scalars and tuples become plain values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+class VideoPipeline:
+    """Owns the camera manager, one batcher per detector in use, and the ``video-alarms`` thread."""
+
+    def __init__(
+        self,
+        cameras: list[CameraConfig],
+        declared_detectors: Mapping[str, Any],
+        video: VideoConfig,
+        *,
+        engine: IncidentEngine,
+        directory: GridDirectory,
+        snapshots: SnapshotStore,
+        registry: CollectorRegistry,
+        env: Mapping[str, str],
+    ) -> None:
+        self.video = video
+        self.engine = engine
+        self.snapshots = snapshots
+        self.registry = registry
+        self.metrics = VideoMetrics(registry)
+        self.configs = list(cameras)
+        self._detector_cfgs = detector_configs(declared_detectors, env)
+        self.detector_errors: dict[str, str] = {}
+        self.cameras: dict[str, CameraState] = {}
+        self._queue: queue.Queue[object] = queue.Queue()
+        for cam in cameras:
+            if cam.enabled:
+                self.cameras[cam.id] = self._camera_state(cam, directory)
+        self.manager = CameraManager(
+            [camera_spec(c) for c in cameras if c.enabled],
+            registry=registry,
+            on_state_change=self._on_state,
+            on_video_loss=lambda event: self._queue.put(event),
+        )
+        self._batchers: dict[str, CrossCameraBatcher] = {}
+        self._thread: threading.Thread | None = None
+        self._unsubscribe: Any = None
+
+    def _camera_state(self, cam: CameraConfig, directory: GridDirectory) -> CameraState:
+        grid = directory.grid_placement(cam.grid)
+        location = cam.location.model_dump(exclude_none=True) if cam.location else {}
+        placement = Placement(grid.grid_id, grid.community_id, grid.street_id, (cam.id,), location)
+        gate = MotionGate.from_config(cam.motion or self.video.motion)
+        state = CameraState(cam, placement, gate, period_ns=int(1e9 / cam.detect_fps))
+        by_detector: dict[str, list[Any]] = {}
+        for rule in cam.rules:
+            by_detector.setdefault(detector_for(cam, rule.kind, self.video), []).append(rule)
+        state.groups = {name: RuleGroup(cam, placement, name, rules) for name, rules in by_detector.items()}
+        return state
+
+    # ----- lifecycle (blocking: call from a worker thread) ----------------------------------------------
+    def start(self) -> None:
+        """Load the detectors in use, then start the alarm thread and the cameras."""
+        for name in sorted({n for cam in self.cameras.values() for n in cam.groups}):
+            try:
+                detector = build_detector(self._detector_cfgs[name])
+            except Exception as exc:  # a missing model must not take the SOS path or other cameras down
+                self.detector_errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+                self.metrics.errors.labels("detector_load").inc()
+                log.error("detector %s could not be loaded; its rules are off: %s", name, exc)
+                continue
+            batcher = CrossCameraBatcher(
+                detector,
+                lambda result, name=name: self._on_result(name, result),
+                registry=self.registry,
+                max_batch=self.video.batcher.max_batch,
+                max_wait_ms=self.video.batcher.max_wait_ms,
+                name=name,
+            )
+            self._batchers[name] = batcher.start()
+        self._thread = threading.Thread(target=self._alarm_loop, name="video-alarms", daemon=True)
+        self._thread.start()
+        self._unsubscribe = self.manager.subscribe(self._on_frame)
+        self.manager.start()
+        log.info("video: %d cameras, detectors %s", len(self.cameras), ", ".join(self._batchers) or "none")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cameras first (no new frames), then the batchers, then the alarm thread drains its queue."""
+        deadline = time.monotonic() + timeout
+        self.manager.stop(timeout=min(5.0, timeout / 2))
+        for batcher in self._batchers.values():
+            batcher.stop(timeout=max(0.5, deadline - time.monotonic()))
+            batcher.detector.close()
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(max(0.5, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                log.warning("video-alarms thread still busy at shutdown")
+            self._thread = None
+
+    # ----- frames → detectors (reader threads) -----------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        cam = self.cameras.get(frame.camera_id)
+        if cam is None or not cam.groups:
+            return
+        with cam.lock:
+            if not cam.due(frame.mono_ns):
+                return
+            # Through the latest-frame slot: the newest frame, never one past its max age (counted).
+            fresh = self.manager.latest(frame.camera_id, newer_than=frame.seq - 1)
+            if fresh is None:
+                return
+            frame = fresh
+            decision = cam.gate.check(frame, frame.captured_at)
+        self.metrics.gate.labels(frame.camera_id, decision.reason.value).inc()
+        if not decision.run:
+            return
+        cam.analysed += 1
+        for name in cam.groups:
+            batcher = self._batchers.get(name)
+            if batcher is not None:
+                batcher.submit(frame)
+
+    # ----- detector results → rules (batcher threads) ----------------------------------------------------
+    def _on_result(self, detector: str, result: DetectionResult) -> None:
+        group = self.cameras[result.frame.camera_id].groups[detector]
+        seen, observations = group.feed(result)
+        for obs in observations:
+            self.metrics.capture_to_observation.labels(obs.kind).observe(
+                max(0.0, time.time() - result.frame.captured_at)
+            )
+            self._queue.put(_Seen(obs, seen, group))
+
+    # ----- camera state (reader and watchdog threads) ----------------------------------------------------
+    def _on_state(self, health: StreamHealth) -> None:
+        cam = self.cameras.get(health.camera_id)
+        if cam is not None and health.state is StreamState.ONLINE and not cam.seen_online:
+            cam.seen_online = True
+            self._queue.put(("online", health.camera_id))
+
+    # ----- the alarm thread: snapshots, engine calls, rule ticks -----------------------------------------
+    def _alarm_loop(self) -> None:
+        next_tick = time.monotonic() + self.video.rules_tick_s
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            try:
+                if item is not None:
+                    self._handle(item)
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.video.rules_tick_s
+                    self._tick(time.time())
+            except Exception:  # loop boundary: one bad item must not stop every camera's alarms
+                self.metrics.errors.labels("alarm_loop").inc()
+                log.exception("video alarm handling failed for %r", item)
+
+    def _handle(self, item: object) -> None:
+        if isinstance(item, _Seen):
+            self._observed(item)
+        elif isinstance(item, VideoLossEvent):
+            self._video_loss(item)
+        elif isinstance(item, tuple) and item[0] == "online":
+            # Back after a restart of ours: a video_loss left open by the last run is closed here.
+            self._engine_call(self.engine.clear_condition, "video_loss", item[1], "video online")
+
+    def _tick(self, now: float) -> None:
+        for cam in self.cameras.values():
+            for group in cam.groups.values():
+                for obs in group.tick(now):
+                    self._observed(_Seen(obs, None, group))
+
+    def _observed(self, seen: _Seen) -> None:
+        obs, cam_id = seen.obs, seen.obs.source
+        self.metrics.observations.labels(cam_id, obs.kind, obs.level.value).inc()
+        log.info(
+            "camera %s: %s %s (rule %s, count %s, confidence %s)",
+            cam_id,
+            obs.kind,
+            obs.level.value,
+            obs.rule,
+            obs.count,
+            obs.confidence,
+        )
+        if obs.level is ObservationLevel.CLEARED:
+            return  # fire is latched; crowd and smoke incidents are closed by operators
+        evidence: dict[str, Any] = {
+            **obs.evidence,
+            "rule": obs.rule,
+            "level": obs.level.value,
+            "count": obs.count,
+            "confidence": obs.confidence,
+            "camera_id": cam_id,
+        }
+        if seen.result is not None:
+            evidence["detector"] = seen.result.model
+            name = self._snapshot(seen)
+            if name is not None:
+                evidence["snapshot"] = name
+                evidence[f"snapshot_{obs.level.value}"] = name
+        trigger = Trigger(
+            category=obs.kind,
+            source_kind="camera",
+            source_id=cam_id,
+            placement=seen.group.placement,
+            ts=obs.ts,
+            note=_note(obs),
+            evidence=_jsonable(evidence),
+            source_ts=seen.result.frame.captured_at if seen.result is not None else None,
+            certainty="Observed" if obs.level is ObservationLevel.CONFIRMED else "Likely",
+            event_id=obs.event_id,
+        )
+        if self._engine_call(self.engine.raise_condition, trigger):
+            self.metrics.observation_to_incident.labels(obs.kind).observe(max(0.0, time.time() - obs.ts))
+
+    def _snapshot(self, seen: _Seen) -> str | None:
+        assert seen.result is not None
+        group, obs, frame = seen.group, seen.obs, seen.result.frame
+        cam = group.camera
+        try:
+            image = annotate(
+                frame.image,
+                seen.result.detections,
+                zones=[(z.name, z.polygon) for z in cam.zones],
+                ignore=cam.ignore.polygons,
+                caption=f"{cam.id} {obs.kind} {obs.level.value} "
+                + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(frame.captured_at)),
+                max_width=self.video.snapshot_max_width,
+            )
+            jpeg = encode_jpeg(image, self.video.snapshot_quality)
+            return self.snapshots.save(cam.id, frame.captured_at, obs.kind, obs.level.value, jpeg)
+        except Exception:  # no picture is bad; no incident would be worse
+            self.metrics.errors.labels("snapshot").inc()
+            log.exception("camera %s: snapshot for %s failed", cam.id, obs.event_id)
+            return None
+
+    def _video_loss(self, event: VideoLossEvent) -> None:
+        cam = self.cameras.get(event.camera_id)
+        if cam is None:
+            return
+        since_wall = time.time() - (time.monotonic() - event.since)
+        if event.down:
+            cam.video_lost = True
+            trigger = Trigger(
+                category="video_loss",
+                source_kind="camera",
+                source_id=cam.config.id,
+                placement=cam.placement,
+                ts=time.time(),
+                note=f"no video since {time.strftime('%H:%M:%S', time.localtime(since_wall))}: "
+                f"{event.error or 'no frames'}",
+                evidence={"error": event.error, "since": since_wall, "url": redact_url(cam.config.url)},
+                source_ts=since_wall,
+                event_id=f"cam:{cam.config.id}:video_loss:{round(since_wall * 1000)}",
+            )
+            self._engine_call(self.engine.raise_condition, trigger)
+        else:
+            cam.video_lost = False
+            self._engine_call(self.engine.clear_condition, "video_loss", cam.config.id, "video back")
+
+    def _engine_call(self, fn: Any, *args: Any) -> bool:
+        """Blocking store writes, retried briefly: a busy database must not lose a fire."""
+        for attempt, pause in enumerate((*_RETRIES, None)):
+            try:
+                fn(*args)
+                return True
+            except Exception:
+                self.metrics.errors.labels("engine").inc()
+                if pause is None:
+                    log.exception("engine %s failed %d times; giving up", fn.__name__, attempt + 1)
+                    return False
+                log.warning("engine %s failed; retrying in %.1f s", fn.__name__, pause, exc_info=True)
+                time.sleep(pause)
+        return False
+
+    # ----- read side, for the API ------------------------------------------------------------------------
+    def camera_scope(self, camera_id: str) -> tuple[str, str] | None:
+        """(street, grid) of a camera, for scoping API answers; None for an unknown camera."""
+        for cam in self.configs:
+            if cam.id == camera_id:
+                state = self.cameras.get(cam.id)
+                if state is not None:
+                    return state.placement.street_id, state.placement.grid_id
+                return None
+        return None
+
+    def snapshot_path(self, camera_id: str, filename: str) -> Path | None:
+        return self.snapshots.resolve(camera_id, filename)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every configured camera with its stream health; credential-free."""
+        health: dict[str, list[StreamHealth]] = {}
+        for h in self.manager.health(all_streams=True):
+            health.setdefault(h.camera_id, []).append(h)
+        out = []
+        for cfg in self.configs:
+            state = self.cameras.get(cfg.id)
+            streams = health.get(cfg.id, [])
+            primary = next((h for h in streams if h.stream == ("detect" if cfg.detect_url else "main")), None)
+            groups = state.groups if state else {}
+            out.append(
+                {
+                    "id": cfg.id,
+                    "name": cfg.name,
+                    "grid_id": state.placement.grid_id if state else cfg.grid,
+                    "community_id": state.placement.community_id if state else None,
+                    "street_id": state.placement.street_id if state else None,
+                    "enabled": cfg.enabled,
+                    "url": redact_url(cfg.url),
+                    "detect_url": redact_url(cfg.detect_url) if cfg.detect_url else None,
+                    **(_health_out(primary) if primary else {"state": "disabled"}),
+                    "video_loss": bool(state and state.video_lost),
+                    "analysed_frames": state.analysed if state else 0,
+                    "detectors": {
+                        name: {"running": name in self._batchers, "error": self.detector_errors.get(name)}
+                        for name in groups
+                    },
+                    "rules": [r.rule_id for g in groups.values() for r in g.configs],
+                    "streams": [_health_out(h) for h in streams] if cfg.detect_url else [],
+                }
+            )
+        return out
+
+
+def _health_out(h: StreamHealth) -> dict[str, Any]:
+    return {
+        "stream": h.stream,
+        "state": h.state.value,
+        "fps_in": h.fps,
+        "fps_out": h.fps_out,
+        "last_frame_age_s": None if h.last_frame_age is None else round(h.last_frame_age, 3),
+        "frames": h.frames,
+        "dropped": h.dropped,
+        "reconnects": h.reconnects,
+        "decode_errors": h.decode_errors,
+        "error": h.error,
+        "last_error": h.last_error,
+    }
+
+
+def _note(obs: Observation) -> str:
+    parts = [f"{obs.kind} {obs.level.value}", f"rule {obs.rule}"]
+    if obs.count is not None:
+        parts.append(f"count {obs.count:g}")
+    if obs.confidence is not None:
+        parts.append(f"confidence {obs.confidence:.2f}")
+    return ", ".join(parts)

@@ -1,0 +1,153 @@
+"""Config for the video path: cameras, named detectors, and the defaults that tie rules to detectors.
+
+A camera's rules are served by detectors named in the top-level ``detectors:`` map. Without a ``detector:``
+on the camera, each rule kind uses ``video.default_detectors`` (fire/smoke → ``fire``, crowd/gathering →
+``people``); the names ``fire`` (classical_fire, no weights) and ``people`` (YOLOX-Nano from the shared
+assets) work without being declared, so a minimal camera needs only an id, a URL, a grid and rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from alarms.rules.config import RuleConfig
+from detectors.config import (
+    BatcherConfig,
+    ClassicalFireConfig,
+    DetectorConfig,
+    IgnoreConfig,
+    MotionGateConfig,
+    OnnxConfig,
+    ZoneConfig,
+)
+from ingest.config import Location, Strict
+from ingest.sources import source_kind
+
+RuleKind = Literal["fire", "smoke", "crowd", "gathering"]
+Loc = tuple[str | int, ...]
+_NAME = r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"  # no leading dot: ids name snapshot folders
+
+
+def builtin_detectors(env: Mapping[str, str]) -> dict[str, DetectorConfig]:
+    """Detectors usable without declaring them. Weights come from ``$SHARPEYES_ASSETS`` (else
+    ``../shared/assets``); a missing file is reported when the detector is built, not here."""
+    assets = Path(env.get("SHARPEYES_ASSETS") or "../shared/assets")
+    return {
+        "fire": ClassicalFireConfig(name="fire"),
+        "people": OnnxConfig(
+            name="people",
+            model=assets / "weights" / "yolox_nano.onnx",
+            input_size=(256, 416),  # same scale as 416² for 16:9 frames, ~40 % less compute
+            threads=1,  # less CPU per frame than 2 when many cameras share two cores
+            classes={"person": "person"},
+        ),
+    }
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None:
+        source_kind(value)  # ValueError names the scheme, never the URL (it may hold a password)
+    return value
+
+
+class CameraConfig(Strict):
+    """One camera. ``url`` may carry a password through ``${VAR}``; it is never logged or shown unredacted."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    name: str = ""
+    url: str = Field(min_length=1, repr=False, description="rtsp://, http(s):// MJPEG, file:// or a path")
+    detect_url: str | None = Field(None, repr=False, description="low-resolution sub-stream for detection")
+    grid: str
+    transport: Literal["tcp", "udp"] = "tcp"
+    location: Location | None = None
+    enabled: bool = True
+    detector: str | None = Field(None, description="one named detector for all rules of this camera")
+    detect_fps: float = Field(5.0, gt=0, le=60, description="frames per second offered to the detectors")
+    rules: list[RuleConfig] = Field(default_factory=list)
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    ignore: IgnoreConfig = IgnoreConfig()
+    motion: MotionGateConfig | None = Field(None, description="overrides video.motion for this camera")
+    decoder: Literal["auto", "pyav", "opencv"] = "auto"
+    max_frame_age_s: float = Field(1.0, gt=0)
+    stall_s: float = Field(10.0, gt=0, description="no frame for this long restarts the reader")
+    open_timeout_s: float = Field(10.0, gt=0)
+    down_after_s: float = Field(30.0, ge=0, description="not online for this long raises video_loss")
+    up_after_s: float = Field(0.0, ge=0, description="online for this long clears video_loss")
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+
+    _url = field_validator("url", "detect_url")(_check_url)
+
+
+class VideoConfig(Strict):
+    """Defaults shared by every camera."""
+
+    default_detectors: dict[RuleKind, str] = Field(
+        default_factory=lambda: {"fire": "fire", "smoke": "fire", "crowd": "people", "gathering": "people"},
+        description="rule kind → detector name, for cameras without `detector`",
+    )
+    motion: MotionGateConfig = MotionGateConfig()
+    batcher: BatcherConfig = BatcherConfig()
+    snapshot_quality: int = Field(85, ge=10, le=100)
+    snapshot_max_width: int = Field(1280, ge=160, le=7680)
+    rules_tick_s: float = Field(1.0, gt=0, description="how often rules see time pass without a frame")
+
+
+def detector_for(camera: CameraConfig, kind: str, video: VideoConfig) -> str:
+    """The detector name that serves a rule of this kind at this camera."""
+    return camera.detector or video.default_detectors.get(kind, kind)  # type: ignore[call-overload]
+
+
+def detector_configs(
+    declared: Mapping[str, DetectorConfig], env: Mapping[str, str]
+) -> dict[str, DetectorConfig]:
+    """Declared detectors, plus the built-in ones not overridden."""
+    return {**builtin_detectors(env), **declared}
+
+
+def video_problems(
+    cameras: list[CameraConfig],
+    declared: Mapping[str, DetectorConfig],
+    video: VideoConfig,
+    grid_ids: set[str],
+    env: Mapping[str, str],
+) -> list[tuple[Loc, str]]:
+    """Cross references a single model cannot check: ids, grids, detector names, rule zones."""
+    problems: list[tuple[Loc, str]] = []
+    known = detector_configs(declared, env)
+    for name in declared:
+        if not name or len(name) > 64 or not all(c.isalnum() or c in "_.:-" for c in name):
+            problems.append((("detectors", name), f"bad detector name {name!r} (letters, digits, _.:-)"))
+    seen: set[str] = set()
+    for i, cam in enumerate(cameras):
+        if cam.id in seen:
+            problems.append((("cameras", i, "id"), f"duplicate camera id {cam.id!r}"))
+        seen.add(cam.id)
+        if cam.grid not in grid_ids:
+            problems.append((("cameras", i, "grid"), f"unknown grid {cam.grid!r}"))
+        if cam.detector is not None and cam.detector not in known:
+            problems.append((("cameras", i, "detector"), f"unknown detector {cam.detector!r}"))
+        zones: set[str] = set()
+        for z, zone in enumerate(cam.zones):
+            if zone.name in zones:
+                problems.append((("cameras", i, "zones", z, "name"), f"duplicate zone {zone.name!r}"))
+            zones.add(zone.name)
+        rule_ids: set[str] = set()
+        for r, rule in enumerate(cam.rules):
+            if rule.rule_id in rule_ids:
+                problems.append(
+                    (("cameras", i, "rules", r), f"duplicate rule id {rule.rule_id!r}: give one a `name`")
+                )
+            rule_ids.add(rule.rule_id)
+            if rule.zone is not None and rule.zone not in zones:
+                problems.append((("cameras", i, "rules", r, "zone"), f"unknown zone {rule.zone!r}"))
+            name = detector_for(cam, rule.kind, video)
+            if cam.detector is None and name not in known:
+                problems.append(
+                    (("cameras", i, "rules", r), f"unknown detector {name!r} (video.default_detectors)")
+                )
+    return sorted(set(problems), key=lambda p: [str(x) for x in p[0]])
