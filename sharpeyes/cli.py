@@ -30,7 +30,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 1
     print(
         f"{Path(args.file).name}: ok ({len(settings.grids)} grids, {len(settings.buttons)} buttons, "
-        f"{len(settings.webhooks)} webhooks)"
+        f"{len(settings.webhooks)} webhooks, {len(settings.cameras)} cameras)"
     )
     return 0
 

@@ -47,7 +47,7 @@ def check(path: Path | str, env: dict[str, str], *extra: str) -> subprocess.Comp
 @pytest.mark.parametrize(
     ("text", "env", "rc", "stdout", "stderr"),
     [
-        (GOOD, SECRETS, 0, ["site.yaml: ok (1 grids, 1 buttons, 1 webhooks)"], []),
+        (GOOD, SECRETS, 0, ["site.yaml: ok (1 grids, 1 buttons, 1 webhooks, 0 cameras)"], []),
         (
             GOOD,
             {},
