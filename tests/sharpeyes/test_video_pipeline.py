@@ -1,0 +1,170 @@
+"""The video pipeline in process with real parts (file cameras from the shared clips, the real engine on
+SQLite, the real detectors): incidents with snapshots, a broken model or source kept to itself, clean
+shutdown; and its small pieces (rate limit, snapshot store, drawing, ignore masks)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from alarms.config import GridConfig, SlaConfig
+from alarms.engine import IncidentEngine
+from alarms.grids import GridDirectory, Placement
+from alarms.metrics import AlarmMetrics
+from alarms.outbox import Routing
+from alarms.schema import incidents
+from alarms.snapshots import SnapshotStore
+from alarms.store import Store
+from detectors.annotate import annotate, encode_jpeg
+from detectors.types import DetectionResult, Detections
+from ingest import errors
+from ingest.types import Frame
+from sharpeyes.video import VideoPipeline
+from sharpeyes.video_config import CameraConfig, VideoConfig
+from sharpeyes.video_parts import CameraState, RuleGroup
+from tests.support.rtsp import wait_for
+
+PIPELINE_THREADS = ("cam-", "batcher-", "video-alarms")
+
+
+def _engine(db: Path) -> tuple[IncidentEngine, GridDirectory]:
+    store = Store(f"sqlite:///{db}")
+    store.migrate()
+    directory = GridDirectory.build([GridConfig(id="G-001", community="C-1", street="S-1")])
+    metrics = AlarmMetrics(CollectorRegistry())
+    return IncidentEngine(store, directory, SlaConfig(), Routing([], "se"), metrics), directory
+
+
+def _rows(engine: IncidentEngine) -> list[dict]:
+    with engine.store.read() as conn:
+        return [dict(r) for r in conn.execute(select(incidents)).mappings()]
+
+
+def test_file_cameras_to_incidents_with_broken_parts_isolated(tmp_path: Path, assets: Path) -> None:
+    engine, directory = _engine(tmp_path / "se.db")
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00not a video\xff" * 5000)
+    cameras = [
+        CameraConfig(
+            id="ROOM",
+            url=f"file://{assets}/video/fire_room_getty.mp4",
+            grid="G-001",
+            rules=[{"kind": "fire"}],  # type: ignore[list-item]
+            ignore={"polygons": [[[0, 0], [5, 0], [5, 5]]]},  # type: ignore[arg-type]
+        ),
+        CameraConfig(
+            id="MARKET",
+            url=str(assets / "video" / "market_street_1906_pd.mp4"),
+            grid="G-001",
+            detector="broken",
+            rules=[{"kind": "crowd", "threshold": 1}],  # type: ignore[list-item]
+        ),
+        CameraConfig(id="JUNK", url=f"file://{garbage}", grid="G-001", rules=[{"kind": "fire"}]),  # type: ignore[list-item]
+    ]
+    declared = {"broken": {"kind": "onnx", "model": str(tmp_path / "missing.onnx")}}
+    from sharpeyes.settings import Settings
+
+    parsed = Settings.model_validate({"detectors": declared}).detectors
+    registry = CollectorRegistry()
+    video = VideoPipeline(
+        cameras,
+        parsed,
+        VideoConfig(),
+        engine=engine,
+        directory=directory,
+        snapshots=SnapshotStore(tmp_path / "snaps"),
+        registry=registry,
+        env={},
+    )
+    video.start()
+    try:
+        assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 15, 0.1)
+        assert wait_for(lambda: video.status()[2]["last_error"] is not None, 5)  # JUNK
+        status = {c["id"]: c for c in video.status()}
+    finally:
+        started = time.monotonic()
+        video.stop()
+        stop_s = time.monotonic() - started
+    assert stop_s < 5
+    left = [t.name for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)]
+    assert left == [], f"threads left running: {left}"
+
+    [fire] = [r for r in _rows(engine) if r["category"] == "fire"]
+    assert (fire["source_kind"], fire["source_id"], fire["grid_id"]) == ("camera", "ROOM", "G-001")
+    name = fire["evidence"]["snapshot"]
+    jpeg = SnapshotStore(tmp_path / "snaps").resolve(*name.split("/"))
+    assert jpeg is not None and jpeg.read_bytes()[:2] == b"\xff\xd8"
+    assert status["MARKET"]["state"] == "online", "a camera whose detector failed still streams"
+    assert status["MARKET"]["detectors"]["broken"]["running"] is False
+    assert "missing.onnx" in status["MARKET"]["detectors"]["broken"]["error"]
+    assert status["JUNK"]["last_error"].startswith(errors.NOT_VIDEO)
+    assert registry.get_sample_value("sharpeyes_video_errors_total", {"stage": "detector_load"}) == 1
+
+
+def _state(detect_fps: float) -> CameraState:
+    cam = CameraConfig(id="C", url="/a.mp4", grid="G-001", detect_fps=detect_fps)
+    from detectors.motion import MotionGate
+
+    return CameraState(cam, Placement("G-001", "C-1", "S-1"), MotionGate(), period_ns=int(1e9 / detect_fps))
+
+
+def test_rate_limit_keeps_detect_fps_without_drift() -> None:
+    state = _state(5.0)
+    frames_30fps = [round(i * 1e9 / 30) + 10**12 for i in range(300)]  # 10 s of a 30 fps camera
+    passed = sum(state.due(t) for t in frames_30fps)
+    assert 49 <= passed <= 51
+    state = _state(5.0)
+    assert state.due(10**12) and not state.due(10**12 + 10**8) and state.due(10**12 + 2 * 10**8)
+    assert state.due(10**12 + 50 * 10**9), "after a gap the schedule restarts instead of bursting"
+    assert not state.due(10**12 + 50 * 10**9 + 10**8)
+
+
+def test_snapshot_store_names_and_refuses_other_paths(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path / "snaps")
+    (tmp_path / "secret.jpg").write_bytes(b"x")
+    a = store.save("CAM-1", 1_790_000_000.25, "fire", "suspected", b"\xff\xd8one")
+    b = store.save("CAM-1", 1_790_000_000.25, "fire", "suspected", b"\xff\xd8two")
+    assert a == "CAM-1/20260921T141320250-fire-suspected.jpg" and b.endswith("-suspected-2.jpg")
+    assert store.resolve(*b.split("/")).read_bytes() == b"\xff\xd8two"  # type: ignore[union-attr]
+    for camera, filename in (("..", "secret.jpg"), ("CAM-1", "../../secret.jpg"), ("CAM-1", "x.jpg")):
+        assert store.resolve(camera, filename) is None
+    with pytest.raises(ValueError):
+        store.save("../x", 0, "fire", "confirmed", b"")
+    assert not list((tmp_path / "snaps" / "CAM-1").glob(".*"))  # no temp files left
+
+
+def test_annotate_draws_boxes_zones_and_downscales() -> None:
+    image = np.zeros((720, 2560, 3), np.uint8)
+    dets = Detections(
+        np.array([[100, 100, 400, 400]], np.float32), np.array([0.9], np.float32), np.array([0]), ("fire",)
+    )
+    out = annotate(image, dets, zones=[("door", [[1000, 100], [2000, 100], [2000, 600]])], max_width=1280)
+    assert out.shape == (360, 1280, 3) and image.max() == 0  # a copy, scaled
+    assert tuple(out[120, 50:200].max(axis=0)) == (0, 64, 255)  # the fire box edge at half scale (y=50)
+    assert out[:, :, 1].max() > 200  # the zone's yellow
+    decoded = cv2.imdecode(np.frombuffer(encode_jpeg(out), np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == out.shape
+
+
+def test_rule_group_drops_ignored_boxes_before_the_rules() -> None:
+    cam = CameraConfig(
+        id="C",
+        url="/a.mp4",
+        grid="G-001",
+        rules=[{"kind": "crowd", "threshold": 2, "dwell_s": 0}],  # type: ignore[list-item]
+        ignore={"polygons": [[[0, 0], [100, 0], [100, 100], [0, 100]]]},  # type: ignore[arg-type]
+    )
+    group = RuleGroup(cam, Placement("G-001", "C-1", "S-1"), "people", list(cam.rules))
+    frame = Frame("C", 1, 1000.0, 0, np.zeros((200, 200, 3), np.uint8))
+    boxes = np.array([[10, 10, 20, 20], [150, 150, 160, 160], [120, 120, 130, 130]], np.float32)
+    dets = Detections(boxes, np.full(3, 0.9, np.float32), np.zeros(3, np.int64), ("person",))
+    seen, obs = group.feed(DetectionResult(frame, dets, "people", 1.0))
+    assert len(seen.detections) == 2
+    assert [(o.kind, o.level.value, o.count) for o in obs] == [("crowd", "confirmed", 2.0)]
