@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Boolean, Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from alarms.grids import Placement
@@ -35,39 +35,81 @@ def ensure_devices(conn: Connection, placements: dict[str, Placement], kind: str
         )
 
 
-def touch_device(conn: Connection, sig: PanicSignal, placement: Placement) -> None:
-    values: dict[str, Any] = {
-        "last_seen": sig.received_at,
-        "last_kind": sig.kind.value,
-        "last_seq": sig.seq,
-        "presence": "online",
-        "messages": devices.c.messages + 1,
-    }
+_TOUCH = (
+    update(devices)
+    .where(devices.c.id == bindparam("b_id"))
+    .values(
+        last_seen=bindparam("b_seen"),
+        last_kind=bindparam("b_kind"),
+        last_seq=bindparam("b_seq"),
+        presence="online",
+        messages=devices.c.messages + 1,
+        battery_low=func.coalesce(bindparam("b_battery_low", type_=Boolean), devices.c.battery_low),
+        tamper=func.coalesce(bindparam("b_tamper", type_=Boolean), devices.c.tamper),
+    )
+)
+
+
+def _flags(sig: PanicSignal) -> tuple[bool | None, bool | None]:
+    """(battery_low, tamper) as this message reports them; None leaves the stored flag alone."""
     if sig.kind is SignalKind.LOW_BATTERY:
-        values["battery_low"] = True
-    elif sig.kind is SignalKind.TAMPER:
-        values["tamper"] = True
-    elif sig.kind is SignalKind.HEARTBEAT and "battery" in sig.extra:
+        return True, None
+    if sig.kind is SignalKind.TAMPER:
+        return None, True
+    if sig.kind is SignalKind.HEARTBEAT and "battery" in sig.extra:
         battery = sig.extra["battery"]
         if isinstance(battery, int | float):
-            values["battery_low"] = battery < 20
-    result = conn.execute(update(devices).where(devices.c.id == sig.button_id).values(**values))
-    if result.rowcount == 0:
-        values["messages"] = 1
-        conn.execute(
-            _upsert(conn)
-            .values(
-                id=sig.button_id,
-                kind="button",
-                known=True,
-                grid_id=placement.grid_id,
-                first_seen=sig.received_at,
-                battery_low=values.get("battery_low", False),
-                tamper=values.get("tamper", False),
-                **{k: v for k, v in values.items() if k not in ("battery_low", "tamper")},
-            )
-            .on_conflict_do_nothing()
+            return battery < 20, None
+    return None, None
+
+
+def touch_devices(conn: Connection, seen: list[tuple[PanicSignal, Placement]]) -> None:
+    """Record that these devices were heard: one executemany for the batch; a device missing from the
+    table (registered after start) is inserted."""
+    if not seen:
+        return
+    params = []
+    for sig, _ in seen:
+        battery_low, tamper = _flags(sig)
+        params.append(
+            {
+                "b_id": sig.button_id,
+                "b_seen": sig.received_at,
+                "b_kind": sig.kind.value,
+                "b_seq": sig.seq,
+                "b_battery_low": battery_low,
+                "b_tamper": tamper,
+            }
         )
+    if conn.execute(_TOUCH, params).rowcount == len(params):
+        return
+    ids = {sig.button_id for sig, _ in seen}
+    present = set(conn.execute(select(devices.c.id).where(devices.c.id.in_(ids))).scalars())
+    inserted: dict[str, dict[str, Any]] = {}
+    for (sig, placement), p in zip(seen, params, strict=True):
+        if sig.button_id in present:
+            continue
+        row = inserted.get(sig.button_id)
+        if row is None:
+            row = inserted[sig.button_id] = {
+                "id": sig.button_id,
+                "kind": "button",
+                "known": True,
+                "grid_id": placement.grid_id,
+                "first_seen": sig.received_at,
+                "presence": "online",
+                "messages": 0,
+                "battery_low": False,
+                "tamper": False,
+            }
+        row.update(last_seen=sig.received_at, last_kind=sig.kind.value, last_seq=sig.seq)
+        row["messages"] += 1
+        if p["b_battery_low"] is not None:
+            row["battery_low"] = p["b_battery_low"]
+        if p["b_tamper"] is not None:
+            row["tamper"] = p["b_tamper"]
+    for row in inserted.values():
+        conn.execute(_upsert(conn).values(**row).on_conflict_do_nothing())
 
 
 def set_presence(conn: Connection, device_id: str, presence: str, now: float) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from alarms.categories import SYSTEM_CATEGORIES, category
 from alarms.config import SlaConfig
-from alarms.devices import touch_device
+from alarms.delivery import mark_delivered_sql
+from alarms.devices import touch_devices
 from alarms.grids import GridDirectory, Placement
 from alarms.incidents import Incident
 from alarms.lifecycle import (
@@ -26,9 +28,10 @@ from alarms.lifecycle import (
     next_state,
 )
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import OutboxItem, Routing, insert_rows
-from alarms.schema import incidents, seen_events, timeline
+from alarms.outbox import OutboxItem, Routing
+from alarms.schema import incidents, seen_events
 from alarms.store import StorageError
+from alarms.unit_of_work import StaleIncident, UnitOfWork
 from ingest.types import PanicSignal, SignalKind
 
 log = logging.getLogger(__name__)
@@ -102,11 +105,49 @@ class IncidentEngine:
         self.clock = clock
         self.dedup_window_s = dedup_window_s
         self.listeners: list[Listener] = []
-        # Sources with an open device_offline incident (a cache, so the hot path skips a query).
-        self._offline_sources: set[str] = set()
+        # Active incidents by open_key, so a retrigger needs no query. Loaded lazily, dropped whenever a
+        # transaction fails (it may hold uncommitted changes); a version guard on every incident update
+        # catches a copy made stale by another engine process.
+        self._open_cache: dict[str, Incident] | None = None
         self._insert_seen = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(
             seen_events
         )
+
+    # ----- transactions ----------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[UnitOfWork]:
+        """One write transaction whose incident, timeline and outbox rows are flushed in batches."""
+        try:
+            with self.store.write() as conn:
+                uow = UnitOfWork(conn)
+                yield uow
+                uow.flush()
+        except BaseException:
+            self._open_cache = None
+            raise
+
+    def _with_retry(self, body: Callable[[UnitOfWork], Any]) -> Any:
+        """Run body in a transaction; once more with a fresh cache if an incident changed elsewhere."""
+        try:
+            with self._tx() as uow:
+                return body(uow)
+        except StaleIncident as exc:
+            log.info("incident cache was stale (%s); reloading and retrying", exc)
+            with self._tx() as uow:
+                return body(uow)
+
+    def _cache(self, conn: Connection) -> dict[str, Incident]:
+        if self._open_cache is None:
+            rows = conn.execute(select(incidents).where(incidents.c.open_key.is_not(None))).mappings()
+            self._open_cache = {r["open_key"]: Incident.from_row(r) for r in rows}
+        return self._open_cache
+
+    def _remember(self, conn: Connection, incident: Incident, old_key: str | None = None) -> None:
+        cache = self._cache(conn)
+        if old_key is not None and old_key != incident.open_key:
+            cache.pop(old_key, None)
+        if incident.open_key is not None:
+            cache[incident.open_key] = incident
 
     # ----- listeners -------------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -133,21 +174,16 @@ class IncidentEngine:
     def ingest_signal(self, sig: PanicSignal) -> list[Change] | None:
         """Store one button event idempotently: None when it was seen before. Raises StorageError if it
         could not be stored, so the caller does not acknowledge it upstream."""
-        changes: list[Change] = []
-        with self.store.write() as conn:
-            stored = self._ingest_in_tx(conn, sig, changes)
+        outcomes, changes = self._with_retry(lambda uow: self._ingest_in_tx(uow, [sig]))
+        stored = outcomes[0] == "stored"
         self._after_signals([sig] if stored else [], changes)
         return changes if stored else None
 
     def ingest_signals(self, sigs: list[PanicSignal]) -> list[str]:
         """Group commit: many button events in one transaction (one fsync), one outcome label each.
         A bug in one event must not poison the others, so a failing batch is retried one by one."""
-        changes: list[Change] = []
-        outcomes: list[str] = []
         try:
-            with self.store.write() as conn:
-                for sig in sigs:
-                    outcomes.append("stored" if self._ingest_in_tx(conn, sig, changes) else "duplicate")
+            outcomes, changes = self._with_retry(lambda uow: self._ingest_in_tx(uow, sigs))
         except StorageError:
             raise
         except Exception:
@@ -174,55 +210,71 @@ class IncidentEngine:
                 self.metrics.press_to_incident.observe(max(0.0, now - sig.received_at))
         self._publish(changes)
 
-    def _ingest_in_tx(self, conn: Connection, sig: PanicSignal, changes: list[Change]) -> bool:
-        placement = self.directory.placement(sig.button_id)
-        if placement is None:
-            raise KeyError(sig.button_id)
-        if not self._first_sighting(conn, sig.event_id, sig.received_at):
-            self.metrics.duplicates.inc()
-            return False
-        touch_device(conn, sig, placement)
-        cat = _SIGNAL_CATEGORY.get(sig.kind)
-        if cat is not None:
-            trigger = Trigger(
-                category=cat,
-                source_kind="button",
-                source_id=sig.button_id,
-                placement=placement,
-                ts=sig.received_at,
-                note=f"{sig.kind.value} seq={sig.seq}",
-                evidence={"last_seq": sig.seq, "device_ts": sig.device_ts},
-                source_ts=sig.device_ts,
-                status=str(sig.extra.get("status", "Actual")),
-                event_id=sig.event_id,
-            )
-            changes.append(self._open_or_update(conn, trigger))
-        elif sig.kind is SignalKind.CANCEL:
-            change = self._note_cancel(conn, sig)
-            if change is not None:
-                changes.append(change)
-        if sig.button_id in self._offline_sources:
-            changes.extend(
-                self._clear_in_tx(conn, "device_offline", sig.button_id, sig.received_at, "device heard")
-            )
-        return True
+    def _ingest_in_tx(self, uow: UnitOfWork, sigs: list[PanicSignal]) -> tuple[list[str], list[Change]]:
+        conn = uow.conn
+        placements = []
+        for sig in sigs:
+            placement = self.directory.placement(sig.button_id)
+            if placement is None:
+                raise KeyError(sig.button_id)
+            placements.append(placement)
+        fresh = self._first_sightings(conn, [(s.event_id, s.received_at) for s in sigs])
+        outcomes: list[str] = []
+        changes: list[Change] = []
+        touched = []
+        for sig, placement in zip(sigs, placements, strict=True):
+            if sig.event_id not in fresh:
+                self.metrics.duplicates.inc()
+                outcomes.append("duplicate")
+                continue
+            fresh.discard(sig.event_id)  # a second copy in the same batch is a duplicate too
+            outcomes.append("stored")
+            touched.append((sig, placement))
+            cat = _SIGNAL_CATEGORY.get(sig.kind)
+            if cat is not None:
+                trigger = Trigger(
+                    category=cat,
+                    source_kind="button",
+                    source_id=sig.button_id,
+                    placement=placement,
+                    ts=sig.received_at,
+                    note=f"{sig.kind.value} seq={sig.seq}",
+                    evidence={"last_seq": sig.seq, "device_ts": sig.device_ts},
+                    source_ts=sig.device_ts,
+                    status=str(sig.extra.get("status", "Actual")),
+                    event_id=sig.event_id,
+                )
+                changes.append(self._open_or_update(uow, trigger))
+            elif sig.kind is SignalKind.CANCEL:
+                change = self._note_cancel(uow, sig)
+                if change is not None:
+                    changes.append(change)
+            if f"device_offline:{sig.button_id}" in self._cache(conn):
+                changes.extend(
+                    self._clear_in_tx(uow, "device_offline", sig.button_id, sig.received_at, "device heard")
+                )
+        touch_devices(conn, touched)
+        return outcomes, changes
 
-    def _first_sighting(self, conn: Connection, event_id: str, now: float) -> bool:
+    def _first_sightings(self, conn: Connection, events: list[tuple[str, float]]) -> set[str]:
+        """The event ids among these that were never seen before, recorded as seen: one statement."""
+        if not events:
+            return set()
         # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg reports rowcount -1 for this INSERT.
-        result = conn.execute(
-            self._insert_seen.values(event_id=event_id, received_at=now)
+        stmt = (
+            self._insert_seen.values([{"event_id": e, "received_at": t} for e, t in events])
             .on_conflict_do_nothing()
             .returning(seen_events.c.event_id)
         )
-        return result.first() is not None
+        return {row[0] for row in conn.execute(stmt)}
 
-    def _note_cancel(self, conn: Connection, sig: PanicSignal) -> Change | None:
+    def _note_cancel(self, uow: UnitOfWork, sig: PanicSignal) -> Change | None:
         """A cancel from the button goes on the timeline; only an operator closes the incident."""
-        current = self._active(conn, f"sos:{sig.button_id}")
+        current = self._active(uow, f"sos:{sig.button_id}")
         if current is None:
             return None
         return self._update(
-            conn,
+            uow,
             current,
             "button_cancel",
             f"button {sig.button_id}",
@@ -235,12 +287,16 @@ class IncidentEngine:
     # ----- generic conditions (devices, cameras, system) -------------------------------------------------
     def raise_condition(self, trigger: Trigger) -> Change | None:
         """Open or update an incident for a condition; an event id seen before is ignored."""
-        with self.store.write() as conn:
-            if trigger.event_id and not self._first_sighting(conn, trigger.event_id, trigger.ts):
+
+        def body(uow: UnitOfWork) -> Change | None:
+            if trigger.event_id and not self._first_sightings(uow.conn, [(trigger.event_id, trigger.ts)]):
                 self.metrics.duplicates.inc()
                 return None
-            change = self._open_or_update(conn, trigger)
-        self._publish([change])
+            return self._open_or_update(uow, trigger)
+
+        change = self._with_retry(body)
+        if change is not None:
+            self._publish([change])
         return change
 
     def clear_condition(
@@ -248,25 +304,22 @@ class IncidentEngine:
     ) -> list[Change]:
         """Close a system condition (device back, video back) that was opened automatically."""
         now = self.clock() if now is None else now
-        with self.store.write() as conn:
-            changes = self._clear_in_tx(conn, category_name, source_id, now, note)
+        changes = self._with_retry(lambda uow: self._clear_in_tx(uow, category_name, source_id, now, note))
         self._publish(changes)
         return changes
 
     def _clear_in_tx(
-        self, conn: Connection, category_name: str, source_id: str, now: float, note: str
+        self, uow: UnitOfWork, category_name: str, source_id: str, now: float, note: str
     ) -> list[Change]:
         if category_name not in SYSTEM_CATEGORIES:
             return []
-        current = self._active(conn, f"{category_name}:{source_id}")
-        if category_name == "device_offline":
-            self._offline_sources.discard(source_id)
+        current = self._active(uow, f"{category_name}:{source_id}")
         if current is None:
             return []
         values = {"state": State.CLOSED.value, "closed_at": now, "open_key": None}
         if current.resolved_at is None:
             values["resolved_at"] = now
-        return [self._update(conn, current, "auto_close", "system", note, values=values, now=now)]
+        return [self._update(uow, current, "auto_close", "system", note, values=values, now=now)]
 
     # ----- operator actions ------------------------------------------------------------------------------
     def act(
@@ -284,8 +337,8 @@ class IncidentEngine:
     ) -> Incident:
         """Apply an operator action. InvalidTransition when the state machine forbids it."""
         now = self.clock()
-        with self.store.write() as conn:
-            current = self._load(conn, incident_id)
+        with self._tx() as uow:
+            current = self._load(uow, incident_id)
             if expected_version is not None and current.version != expected_version:
                 raise InvalidTransition(action, current.state)
             transition = next_state(current.state, action)
@@ -311,9 +364,9 @@ class IncidentEngine:
             if action == "merge":
                 if merged_into is None or merged_into == incident_id:
                     raise BadRequest("merge needs another incident id (merged_into)")
-                self._load(conn, merged_into)
+                self._load(uow, merged_into)
                 values["merged_into"] = merged_into
-            change = self._update(conn, current, action, actor, note, values=values, now=now)
+            change = self._update(uow, current, action, actor, note, values=values, now=now)
         self._publish([change])
         return change.incident
 
@@ -322,8 +375,8 @@ class IncidentEngine:
         """Raise the escalation level of every unacknowledged incident past its deadline."""
         now = self.clock() if now is None else now
         changes: list[Change] = []
-        with self.store.write() as conn:
-            rows = conn.execute(
+        with self._tx() as uow:
+            rows = uow.conn.execute(
                 select(incidents).where(
                     incidents.c.state == State.REPORTED.value,
                     incidents.c.ack_deadline <= now,
@@ -339,7 +392,7 @@ class IncidentEngine:
                 note = f"acknowledge deadline missed: escalated to {ESCALATION_LEVELS[level]}"
                 changes.append(
                     self._update(
-                        conn, current, "escalate", "system", note, values={"escalation_level": level}, now=now
+                        uow, current, "escalate", "system", note, values={"escalation_level": level}, now=now
                     )
                 )
                 self.metrics.escalations.labels(ESCALATION_LEVELS[level]).inc()
@@ -354,12 +407,14 @@ class IncidentEngine:
             return []
         now = self.clock()
         note = f"dispatch not reached: {endpoint}: {error}"
-        with self.store.write() as conn:
-            conn.execute(
+        with self._tx() as uow:
+            uow.conn.execute(
                 update(incidents).where(incidents.c.id == incident_id).values(dispatch_status="not_reached")
             )
-            current = self._load(conn, incident_id)
-            self._timeline(conn, current, "dispatch_not_reached", "system", note, None, now)
+            current = self._load(uow, incident_id)
+            if current.open_key is not None:
+                self._remember(uow.conn, current)
+            self._timeline(uow, current, "dispatch_not_reached", "system", note, None, now)
             placement = self.directory.grid_placement(current.grid_id)
             trigger = Trigger(
                 "dispatch_failure",
@@ -370,19 +425,23 @@ class IncidentEngine:
                 note,
                 evidence={"endpoint": endpoint, "error": error, "incident_id": incident_id},
             )
-            changes = [Change(current, "dispatch_not_reached"), self._open_or_update(conn, trigger)]
+            changes = [Change(current, "dispatch_not_reached"), self._open_or_update(uow, trigger)]
         self._publish(changes)
         return changes
 
     def warm_up(self) -> None:
-        """Fill the caches from the database after a restart."""
-        with self.store.read() as conn:
-            rows = conn.execute(
-                select(incidents.c.source_id).where(
-                    incidents.c.category == "device_offline", incidents.c.open_key.is_not(None)
-                )
-            )
-            self._offline_sources = {r[0] for r in rows}
+        """Fill the cache of active incidents from the database after a restart."""
+        with self.store.write() as conn:
+            self._open_cache = None
+            self._cache(conn)
+
+    def mark_delivered(self, conn: Connection, incident_ids: set[int]) -> None:
+        """The delivery worker reached dispatch for these incidents (inside its own transaction)."""
+        mark_delivered_sql(conn, incident_ids)
+        if self._open_cache is not None:
+            for key, inc in list(self._open_cache.items()):
+                if inc.id in incident_ids and inc.dispatch_status != "delivered":
+                    self._open_cache[key] = replace(inc, dispatch_status="delivered")
 
     def prune_seen(self, now: float | None = None) -> int:
         now = self.clock() if now is None else now
@@ -392,19 +451,19 @@ class IncidentEngine:
             ).rowcount
 
     # ----- internals -------------------------------------------------------------------------------------
-    def _load(self, conn: Connection, incident_id: int) -> Incident:
-        row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
+    def _load(self, uow: UnitOfWork, incident_id: int) -> Incident:
+        uow.flush()  # a read must see this transaction's own pending writes
+        row = uow.conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
         if row is None:
             raise IncidentNotFound(incident_id)
         return Incident.from_row(row)
 
-    def _active(self, conn: Connection, open_key: str) -> Incident | None:
-        row = conn.execute(select(incidents).where(incidents.c.open_key == open_key)).mappings().first()
-        return Incident.from_row(row) if row else None
+    def _active(self, uow: UnitOfWork, open_key: str) -> Incident | None:
+        return self._cache(uow.conn).get(open_key)
 
-    def _open_or_update(self, conn: Connection, trig: Trigger) -> Change:
+    def _open_or_update(self, uow: UnitOfWork, trig: Trigger) -> Change:
         open_key = f"{trig.category}:{trig.source_id}"
-        current = self._active(conn, open_key)
+        current = self._active(uow, open_key)
         if current is not None:
             evidence = {**current.evidence, **trig.evidence}
             values = {
@@ -413,13 +472,15 @@ class IncidentEngine:
                 "evidence": evidence,
             }
             return self._update(
-                conn, current, "retrigger", trig.source_id, trig.note, values, trig.ts, trig.source_ts
+                uow, current, "retrigger", trig.source_id, trig.note, values, trig.ts, trig.source_ts
             )
-        return self._open(conn, trig, open_key)
+        return self._open(uow, trig, open_key)
 
-    def _open(self, conn: Connection, trig: Trigger, open_key: str) -> Change:
+    def _open(self, uow: UnitOfWork, trig: Trigger, open_key: str) -> Change:
         cat = category(trig.category)
         deadline = self.sla.for_category(trig.category)
+        uow.flush()
+        conn = uow.conn
         previous = conn.execute(
             select(incidents.c.id)
             .where(incidents.c.source_id == trig.source_id, incidents.c.category == trig.category)
@@ -457,21 +518,16 @@ class IncidentEngine:
             values["dispatch_status"] = "pending"
         new_id = conn.execute(insert(incidents).values(**values).returning(incidents.c.id)).scalar_one()
         incident = Incident.from_row({**_EMPTY_ROW, **values, "id": new_id})
-        if trig.category == "device_offline":
-            self._offline_sources.add(trig.source_id)
-        self._timeline(conn, incident, "created", trig.source_id, trig.note, None, trig.ts)
+        self._remember(conn, incident)
+        self._timeline(uow, incident, "created", trig.source_id, trig.note, None, trig.ts)
         if previous is not None:
-            prev = self._load(conn, previous)
-            self._timeline(
-                conn, prev, "retriggered", "system", f"new incident {new_id} opened", None, trig.ts
-            )
-        return self._with_outbox(
-            conn, incident, "created", trig.source_id, trig.note, trig.ts, trig.source_ts
-        )
+            prev = self._load(uow, previous)
+            self._timeline(uow, prev, "retriggered", "system", f"new incident {new_id} opened", None, trig.ts)
+        return self._with_outbox(uow, incident, "created", trig.source_id, trig.note, trig.ts, trig.source_ts)
 
     def _update(
         self,
-        conn: Connection,
+        uow: UnitOfWork,
         current: Incident,
         action: str,
         actor: str,
@@ -481,18 +537,20 @@ class IncidentEngine:
         source_ts: float | None = None,
     ) -> Change:
         values = {**values, "version": current.version + 1, "updated_at": now}
-        if current.dispatch_status in ("none", "delivered") and self.routing.sends_webhook(
+        pending = current.dispatch_status in ("none", "delivered") and self.routing.sends_webhook(
             current.category, action
-        ):
+        )
+        if pending:
             values["dispatch_status"] = "pending"
-        conn.execute(update(incidents).where(incidents.c.id == current.id).values(**values))
         incident = replace(current, **values)
-        self._timeline(conn, incident, action, actor, note, current.state, now)
-        return self._with_outbox(conn, incident, action, actor, note, now, source_ts)
+        uow.update(current, incident, dispatch_pending=pending)
+        self._remember(uow.conn, incident, old_key=current.open_key)
+        self._timeline(uow, incident, action, actor, note, current.state, now)
+        return self._with_outbox(uow, incident, action, actor, note, now, source_ts)
 
     def _timeline(
         self,
-        conn: Connection,
+        uow: UnitOfWork,
         inc: Incident,
         action: str,
         actor: str,
@@ -500,22 +558,23 @@ class IncidentEngine:
         from_state: str | None,
         now: float,
     ) -> None:
-        conn.execute(
-            insert(timeline).values(
-                incident_id=inc.id,
-                ts=now,
-                actor=actor,
-                action=action,
-                from_state=from_state,
-                to_state=inc.state,
-                note=note,
-                version=inc.version,
-            )
+        uow.add_timeline(
+            {
+                "incident_id": inc.id,
+                "ts": now,
+                "actor": actor,
+                "action": action,
+                "from_state": from_state,
+                "to_state": inc.state,
+                "note": note,
+                "version": inc.version,
+                "data": None,
+            }
         )
 
     def _with_outbox(
         self,
-        conn: Connection,
+        uow: UnitOfWork,
         incident: Incident,
         action: str,
         actor: str,
@@ -526,4 +585,4 @@ class IncidentEngine:
         public = incident.public(now)
         change = {"action": action, "actor": actor, "note": note, "version": incident.version}
         rows = self.routing.rows_for(public, action, change, now, source_ts)
-        return Change(incident, action, insert_rows(conn, rows))
+        return Change(incident, action, uow.add_outbox(rows))

@@ -391,3 +391,87 @@ def test_prune_seen_forgets_old_events(rig) -> None:  # type: ignore[no-untyped-
     assert rig.engine.prune_seen(T0 + rig.engine.dedup_window_s + 5) == 1
     rig.clock.now = T0 + 20
     assert rig.press(seq=2) is None  # still remembered
+
+
+# ----- group commit and the active-incident cache -------------------------------------------------------
+def test_batch_of_retriggers_after_delivery(rig) -> None:  # type: ignore[no-untyped-def]
+    """A group commit with several retriggers of delivered incidents, and a duplicate inside the batch:
+    one outcome each, every incident back to "pending" dispatch, one timeline entry per stored press."""
+    from tests.alarms.conftest import signal
+
+    first = {b: _one(rig.press(b, seq=1)) for b in ("B-001", "B-002", "B-003")}
+    with rig.store.write() as conn:
+        rig.engine.mark_delivered(conn, {i.id for i in first.values()})
+    assert {rig.engine.get(i.id).dispatch_status for i in first.values()} == {"delivered"}
+    rig.clock.advance(2)
+    now = rig.clock.now
+    batch = [
+        signal("B-001", 2, "press", now),
+        signal("B-002", 2, "press", now),
+        signal("B-001", 3, "press", now),
+        signal("B-001", 2, "press", now),  # the same event again: a duplicate
+        signal("B-003", 2, "heartbeat", now),
+    ]
+    assert rig.engine.ingest_signals(batch) == ["stored", "stored", "stored", "duplicate", "stored"]
+    b1 = rig.engine.get(first["B-001"].id)
+    assert (b1.trigger_count, b1.version, b1.evidence["last_seq"], b1.dispatch_status) == (3, 3, 3, "pending")
+    assert rig.engine.get(first["B-002"].id).dispatch_status == "pending"
+    assert rig.engine.get(first["B-003"].id).dispatch_status == "delivered"  # a heartbeat sends nothing
+    assert [e["version"] for e in rig.timeline(b1.id)] == [1, 2, 3]
+    assert len([r for r in rig.outbox_rows(b1.id) if r["channel"] == "webhook"]) == 3
+
+
+def test_device_rows_follow_a_batch(rig) -> None:  # type: ignore[no-untyped-def]
+    from alarms.devices import list_devices
+    from tests.alarms.conftest import signal
+
+    now = rig.clock.now
+    rig.engine.ingest_signals(
+        [
+            signal("B-002", 1, "heartbeat", now),
+            signal("B-002", 2, "low_battery", now),
+            signal("B-002", 3, "heartbeat", now),
+        ]
+    )
+    with rig.store.read() as conn:
+        dev = {d["id"]: d for d in list_devices(conn)}["B-002"]
+    assert (dev["messages"], dev["last_seq"], dev["battery_low"], dev["presence"]) == (3, 3, True, "online")
+
+
+def test_unregistered_device_row_is_created(make_rig) -> None:  # type: ignore[no-untyped-def]
+    from alarms.devices import list_devices
+    from tests.alarms.conftest import signal
+
+    rig = make_rig(register=False)
+    now = rig.clock.now
+    rig.engine.ingest_signals([signal("B-001", 1, "heartbeat", now), signal("B-001", 2, "tamper", now)])
+    with rig.store.read() as conn:
+        dev = {d["id"]: d for d in list_devices(conn)}["B-001"]
+    assert (dev["messages"], dev["last_kind"], dev["tamper"], dev["known"]) == (2, "tamper", True, True)
+
+
+def test_incident_changed_by_another_engine_is_reloaded(rig, make_rig) -> None:  # type: ignore[no-untyped-def]
+    """Two engines on one database (scale-out): the version guard catches a stale cached copy, and the
+    press is applied on top of the other engine's change instead of overwriting it."""
+    inc = _one(rig.press(seq=1))
+    other = make_rig(register=False).engine
+    other.act(inc.id, "acknowledge", "op", "on it")
+    rig.clock.advance(1)
+    after = _one(rig.press(seq=2))
+    assert (after.state, after.version, after.trigger_count) == ("acknowledged", 3, 2)
+    assert [e["action"] for e in rig.timeline(inc.id)] == ["created", "acknowledge", "retrigger"]
+
+
+def test_failed_transaction_leaves_no_cached_change(rig) -> None:  # type: ignore[no-untyped-def]
+    """A batch that fails after changing the cache must not leave the uncommitted change behind."""
+    from tests.alarms.conftest import signal
+
+    inc = _one(rig.press(seq=1))
+    now = rig.clock.now
+    with pytest.raises(KeyError):
+        rig.engine.ingest_signal(signal("B-404", 1, "press", now))
+    bad = [signal("B-001", 2, "press", now), signal("B-404", 1, "press", now)]
+    assert rig.engine.ingest_signals(bad) == ["stored", "error"]
+    stored = rig.engine.get(inc.id)
+    assert (stored.version, stored.trigger_count) == (2, 2)
+    assert _one(rig.press(seq=3)).version == 3
