@@ -104,6 +104,7 @@ class LocalRuntime:
             on_dead_letter=lambda item, error: self.engine.dispatch_failed(
                 item.incident_id, item.target, error
             ),
+            mark_delivered=self.engine.mark_delivered,
             clock=clock,
         )
         self.hub = LiveHub()
