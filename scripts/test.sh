@@ -10,7 +10,8 @@ PY="${PYTHON:-python3}"
 DEBS=(mosquitto postgresql ffmpeg
       gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-tools
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-      gstreamer1.0-libav)
+      gstreamer1.0-libav
+      chromium)  # the operator page's browser tests drive /usr/bin/chromium through Playwright
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -38,7 +39,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "== installing sharpeyes with every extra"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,ultralytics]" 2>&1 | grep -v "^WARNING: Location" || true
-"$VENV/bin/python" -c "import sharpeyes, ultralytics, onnxruntime" >/dev/null
+"$VENV/bin/python" -c "import sharpeyes, ultralytics, onnxruntime, playwright" >/dev/null
 
 echo "== ruff"
 "$VENV/bin/ruff" check .

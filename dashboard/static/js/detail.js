@@ -58,9 +58,11 @@ function countdownText(iso) {
   return left < 0 ? t("overdue_by", { d: duration(-left) }) : t("remaining", { d: duration(left) });
 }
 
-function evidenceView(ev) {
+function evidenceView(ev, incidentId) {
   const rows = Object.entries(ev || {}).filter(([k, v]) => !["snapshot", "snapshot_url", "boxes"].includes(k) && typeof v !== "object");
-  const snap = ev?.snapshot_url || ev?.snapshot;
+  // Camera evidence names a snapshot that the API serves with boxes and zones already drawn.
+  let snap = ev?.snapshot_url || ev?.snapshot;
+  if (typeof snap === "string" && !snap.startsWith("/") && !snap.startsWith("data:image/")) snap = `/api/incidents/${incidentId}/snapshot`;
   const size = ev?.frame_size || ev?.image_size;
   let picture = null;
   if (typeof snap === "string" && (snap.startsWith("/") || snap.startsWith("data:image/"))) {
@@ -203,7 +205,7 @@ export function render() {
     actions(d));
   if (focused) top.querySelector(`[name="${focused}"]`)?.focus();
   replace(bottom,
-    h("section", { class: "evidence" }, h("h3", {}, t("detail.evidence")), evidenceView(d.evidence)),
+    h("section", { class: "evidence" }, h("h3", {}, t("detail.evidence")), evidenceView(d.evidence, d.id)),
     deliveries(d),
     timeline(d));
   // The video keeps playing across re-renders: it is remounted only when the incident or cameras change.

@@ -19,6 +19,8 @@ async function load() {
   render();
 }
 
+function fmtFps(x) { return typeof x === "number" ? x.toFixed(1) : "—"; }
+
 function presence(p) { return h("span", { class: `presence presence-${p}` }, tv("pres", p)); }
 
 export function render() {
@@ -37,8 +39,8 @@ export function render() {
     h("section", {}, h("h3", {}, t("dev.cameras")), cameras.length ? h("table", { class: "devices", id: "camera-table" },
       h("thead", {}, h("tr", {}, ["dev.id", "dev.grid", "dev.presence", "dev.fps", "dev.frame_age"].map((k) => h("th", {}, t(k))))),
       h("tbody", {}, cameras.map((c) => h("tr", { dataset: { camera: c.id } },
-        h("td", {}, c.id), h("td", {}, c.grid_id ? gridName(c.grid_id) : "—"), h("td", {}, presence(c.state ?? c.presence ?? "unknown")),
-        h("td", {}, c.fps ?? "—"), h("td", {}, c.last_frame_age ?? "—")))))
+        h("td", {}, c.id), h("td", {}, c.grid_id ? gridName(c.grid_id) : "—"), h("td", {}, presence(c.video_loss ? "offline" : c.state ?? "unknown")),
+        h("td", {}, fmtFps(c.fps_out ?? c.fps_in ?? c.fps)), h("td", {}, c.last_frame_age_s == null ? "—" : `${c.last_frame_age_s.toFixed(1)}s`)))))
       : h("p", { class: "muted" }, t("dev.none"))),
     h("section", {}, h("h3", {}, t("dev.unknown")), devices.unknown.length ? h("table", { class: "devices" },
       h("tbody", {}, devices.unknown.map((d) => h("tr", {}, h("td", {}, d.id), h("td", {}, ago(d.last_seen)), h("td", {}, d.messages), h("td", { class: "muted" }, d.last_error ?? "")))))
