@@ -162,6 +162,8 @@ class VideoPipeline:
     def stop(self, timeout: float = 10.0) -> None:
         """Cameras first (no new frames), then the batchers, then the alarm thread drains its queue."""
         deadline = time.monotonic() + timeout
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.manager.stop(timeout=min(5.0, timeout / 2))
         for batcher in self._batchers.values():
             batcher.stop(timeout=max(0.5, deadline - time.monotonic()))
