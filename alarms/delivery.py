@@ -64,6 +64,7 @@ class DeliveryWorker:
         on_dead_letter: DeadLetterHook | None = None,
         mark_delivered: DeliveredHook | None = None,
         sweep_s: float = 1.0,
+        record_every_s: float = 0.05,
         concurrency: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -74,6 +75,7 @@ class DeliveryWorker:
         self.on_dead_letter = on_dead_letter
         self.mark_delivered = mark_delivered or mark_delivered_sql
         self.sweep_s = sweep_s
+        self.record_every_s = record_every_s
         self.clock = clock
         # Separate limits: a slow broker must never hold back police dispatch, nor the reverse.
         self._sems = {"webhook": asyncio.Semaphore(concurrency), "mqtt": asyncio.Semaphore(concurrency)}
@@ -253,9 +255,13 @@ class DeliveryWorker:
         return results
 
     async def _recorder(self) -> None:
-        """Writes outcomes in batches: one transaction for everything that finished meanwhile."""
+        """Writes outcomes in batches: one transaction for everything that finished meanwhile. Waiting a
+        moment first gathers more per commit; it delays only the bookkeeping, never a delivery (a crash in
+        between means a resend, which receivers dedupe by webhook-id)."""
         while not self._stopping:
             await self._results_ready.wait()
+            if self.record_every_s > 0:
+                await asyncio.sleep(self.record_every_s)
             self._results_ready.clear()
             batch = self._drain_results()
             if not batch:

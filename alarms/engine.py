@@ -54,6 +54,8 @@ class Change:
     incident: Incident
     action: str
     outbox: list[OutboxItem] = field(default_factory=list)
+    # The JSON view sent with this change (computed once for webhooks, MQTT and live clients).
+    view: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class Trigger:
 
 
 Listener = Callable[[Change], None]
+BatchListener = Callable[[list[Change]], None]
 
 _EMPTY_ROW: dict[str, Any] = {f.name: None for f in fields(Incident)}
 
@@ -105,12 +108,15 @@ class IncidentEngine:
         self.clock = clock
         self.dedup_window_s = dedup_window_s
         self.listeners: list[Listener] = []
+        self.batch_listeners: list[BatchListener] = []
         # Active incidents by open_key, so a retrigger needs no query. Loaded lazily, dropped whenever a
         # transaction fails (it may hold uncommitted changes); a version guard on every incident update
         # catches a copy made stale by another engine process.
         self._open_cache: dict[str, Incident] | None = None
-        self._insert_seen = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(
-            seen_events
+        self._insert_seen = (
+            (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(seen_events)
+            .on_conflict_do_nothing()
+            .returning(seen_events.c.event_id)
         )
 
     # ----- transactions ----------------------------------------------------------------------------------
@@ -153,6 +159,10 @@ class IncidentEngine:
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
+    def subscribe_batch(self, listener: BatchListener) -> None:
+        """Get every committed transaction's changes in one call (one thread hop per group commit)."""
+        self.batch_listeners.append(listener)
+
     def _publish(self, changes: list[Change]) -> None:
         for change in changes:
             self.metrics.incidents.labels(change.incident.category, change.action).inc()
@@ -161,6 +171,12 @@ class IncidentEngine:
                     listener(change)
                 except Exception:
                     log.exception("incident listener failed for incident %s", change.incident.id)
+        if changes:
+            for batch_listener in self.batch_listeners:
+                try:
+                    batch_listener(changes)
+                except Exception:
+                    log.exception("incident listener failed for %d changes", len(changes))
 
     # ----- reading ---------------------------------------------------------------------------------------
     def get(self, incident_id: int) -> Incident:
@@ -260,13 +276,11 @@ class IncidentEngine:
         """The event ids among these that were never seen before, recorded as seen: one statement."""
         if not events:
             return set()
-        # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg reports rowcount -1 for this INSERT.
-        stmt = (
-            self._insert_seen.values([{"event_id": e, "received_at": t} for e, t in events])
-            .on_conflict_do_nothing()
-            .returning(seen_events.c.event_id)
-        )
-        return {row[0] for row in conn.execute(stmt)}
+        # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg reports rowcount -1 for this INSERT. One
+        # prepared statement for every batch size (SQLAlchemy packs an executemany into multi-row VALUES).
+        params = [{"event_id": e, "received_at": t} for e, t in events]
+        result = conn.execute(self._insert_seen, params[0] if len(params) == 1 else params)
+        return {row[0] for row in result}
 
     def _note_cancel(self, uow: UnitOfWork, sig: PanicSignal) -> Change | None:
         """A cancel from the button goes on the timeline; only an operator closes the incident."""
@@ -585,4 +599,4 @@ class IncidentEngine:
         public = incident.public(now)
         change = {"action": action, "actor": actor, "note": note, "version": incident.version}
         rows = self.routing.rows_for(public, action, change, now, source_ts)
-        return Change(incident, action, uow.add_outbox(rows))
+        return Change(incident, action, uow.add_outbox(rows), public)

@@ -45,15 +45,15 @@ class StaleIncident(RuntimeError):
 @dataclass(slots=True)
 class UnitOfWork:
     conn: Connection
-    # incident id -> (version in the database when this unit first touched it, latest in-memory copy)
-    dirty: dict[int, tuple[int, Incident]] = field(default_factory=dict)
+    # incident id -> (the copy this unit first changed, its latest in-memory copy)
+    dirty: dict[int, tuple[Incident, Incident]] = field(default_factory=dict)
     mark_pending: list[int] = field(default_factory=list)
     timeline_rows: list[dict[str, Any]] = field(default_factory=list)
     outbox_rows: list[tuple[dict[str, Any], list[OutboxItem]]] = field(default_factory=list)
 
     def update(self, before: Incident, after: Incident, dispatch_pending: bool) -> None:
-        first_version = self.dirty[before.id][0] if before.id in self.dirty else before.version
-        self.dirty[after.id] = (first_version, after)
+        first = self.dirty[before.id][0] if before.id in self.dirty else before
+        self.dirty[after.id] = (first, after)
         if dispatch_pending:
             self.mark_pending.append(after.id)
 
@@ -69,13 +69,16 @@ class UnitOfWork:
     def flush(self) -> None:
         conn = self.conn
         if self.dirty:
-            params = [
-                {"b_id": inc.id, "b_version": first, **{name: getattr(inc, name) for name in _MUTABLE}}
-                for first, inc in self.dirty.values()
-            ]
-            result = conn.execute(_UPDATE_INCIDENT, params)
-            if result.rowcount != len(params):
-                raise StaleIncident(f"{len(params) - result.rowcount} incident(s) changed elsewhere")
+            # Only the columns that changed (untouched indexes stay untouched), one executemany per set.
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for first, inc in self.dirty.values():
+                changed = tuple(n for n in _MUTABLE if getattr(inc, n) != getattr(first, n))
+                row = {"b_id": inc.id, "b_version": first.version, **{n: getattr(inc, n) for n in changed}}
+                groups.setdefault(changed, []).append(row)
+            for params in groups.values():
+                result = conn.execute(_UPDATE_INCIDENT, params[0] if len(params) == 1 else params)
+                if result.rowcount != len(params):
+                    raise StaleIncident(f"{len(params) - result.rowcount} incident(s) changed elsewhere")
             self.dirty.clear()
         if self.mark_pending:
             conn.execute(_MARK_PENDING, [{"b_id": i} for i in self.mark_pending])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,13 @@ def summary(name: str, ms: list[float]) -> str:
     return f"{name:<28} n={len(ms):5d}  p50={p50:7.2f} ms  p99={p99:7.2f} ms  max={max(ms):7.2f} ms"
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU of a process so far: figures that machine noise barely moves."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--buttons", type=int, default=200)
@@ -47,6 +55,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--publishers", type=int, default=4, help="MQTT connections the presses are spread over")
     ap.add_argument("--storage", default=None, help="storage URL (default: a fresh SQLite file)")
+    ap.add_argument("--per-second", action="store_true", help="also print p50/p99 for each second of load")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sos-bench-"))
@@ -92,6 +101,8 @@ def main() -> int:
         pubs.append(c)
     time.sleep(0.5)
 
+    assert service.proc is not None
+    cpu_before = cpu_seconds(service.proc.pid)
     total = int(args.rate * args.seconds)
     interval = 1.0 / args.rate
     start = time.perf_counter()
@@ -119,7 +130,11 @@ def main() -> int:
         return keys
 
     receiver.wait_for(lambda r: len(delivered_keys(r)) >= total, 60)
+    cpu_after = cpu_seconds(service.proc.pid)
+    user_s, sys_s = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     lat_ms: list[float] = []
+    by_second: dict[int, list[float]] = {}
+    t_start = min(sent.values()) if sent else 0.0
     with receiver._lock:
         received = dict(receiver.received)
     for r in received.values():
@@ -129,6 +144,7 @@ def main() -> int:
         t0 = sent.get((d["source_id"], d["evidence"]["last_seq"]))
         if t0 is not None:
             lat_ms.append((r.received_at - t0) * 1000)
+            by_second.setdefault(int(t0 - t_start), []).append(lat_ms[-1])
     lost = total - len(delivered_keys(received))
 
     print(
@@ -148,6 +164,14 @@ def main() -> int:
         if lat_ms
         else f"lost: {lost}"
     )
+
+    print(
+        f"service CPU: {(user_s + sys_s) * 1000 / total:.2f} ms per press "
+        f"(user {user_s:.1f} s + system {sys_s:.1f} s for {total} presses)"
+    )
+    if args.per_second:
+        for second, values in sorted(by_second.items()):
+            print(summary(f"  second {second:3d}", values))
 
     for c in pubs:
         c.loop_stop()

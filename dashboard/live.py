@@ -46,6 +46,18 @@ class LiveHub:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.publish, event)
 
+    def publish_many_threadsafe(self, events: list[dict[str, Any]]) -> None:
+        """Like publish_threadsafe for a whole group commit: one wake-up of the event loop."""
+        now = time.time()
+        for event in events:
+            event.setdefault("committed_at", now)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._publish_all, events)
+
+    def _publish_all(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.publish(event)
+
     @property
     def subscribers(self) -> int:
         return len(self._subs)

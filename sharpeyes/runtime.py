@@ -111,7 +111,7 @@ class LocalRuntime:
         self.broker = (
             EmbeddedBroker(settings.mqtt.host, settings.mqtt.port) if settings.mqtt.embedded else None
         )
-        self.engine.subscribe(self._on_change)
+        self.engine.subscribe_batch(self._on_changes)
         self.video = (
             VideoPipeline(
                 settings.cameras,
@@ -148,10 +148,15 @@ class LocalRuntime:
         if reject.device_id is not None:
             self.presence.record_reject(reject.device_id, reject.topic, reject.reason, now)
 
-    def _on_change(self, change: Change) -> None:
-        self.delivery.submit_threadsafe(change.outbox)
-        self.hub.publish_threadsafe(
-            {"type": "incident", "action": change.action, "incident": change.incident.public(self.clock())}
+    def _on_changes(self, changes: list[Change]) -> None:
+        """After each commit: outbox rows to the delivery worker, events to live clients, one hop each."""
+        self.delivery.submit_threadsafe([item for c in changes for item in c.outbox])
+        now = self.clock()
+        self.hub.publish_many_threadsafe(
+            [
+                {"type": "incident", "action": c.action, "incident": c.view or c.incident.public(now)}
+                for c in changes
+            ]
         )
 
     # ----- lifecycle -------------------------------------------------------------------------------------
