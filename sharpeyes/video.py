@@ -108,6 +108,7 @@ class VideoPipeline:
         self.detector_errors: dict[str, str] = {}
         self.cameras: dict[str, CameraState] = {}
         self._queue: queue.Queue[object] = queue.Queue()
+        self._grids = {c.id: directory.grid_placement(c.grid) for c in cameras}  # for scoping, disabled too
         for cam in cameras:
             if cam.enabled:
                 self.cameras[cam.id] = self._camera_state(cam, directory)
@@ -356,13 +357,8 @@ class VideoPipeline:
     # ----- read side, for the API ------------------------------------------------------------------------
     def camera_scope(self, camera_id: str) -> tuple[str, str] | None:
         """(street, grid) of a camera, for scoping API answers; None for an unknown camera."""
-        for cam in self.configs:
-            if cam.id == camera_id:
-                state = self.cameras.get(cam.id)
-                if state is not None:
-                    return state.placement.street_id, state.placement.grid_id
-                return None
-        return None
+        grid = self._grids.get(camera_id)
+        return None if grid is None else (grid.street_id, grid.grid_id)
 
     def snapshot_path(self, camera_id: str, filename: str) -> Path | None:
         return self.snapshots.resolve(camera_id, filename)
@@ -382,9 +378,9 @@ class VideoPipeline:
                 {
                     "id": cfg.id,
                     "name": cfg.name,
-                    "grid_id": state.placement.grid_id if state else cfg.grid,
-                    "community_id": state.placement.community_id if state else None,
-                    "street_id": state.placement.street_id if state else None,
+                    "grid_id": cfg.grid,
+                    "community_id": self._grids[cfg.id].community_id,
+                    "street_id": self._grids[cfg.id].street_id,
                     "enabled": cfg.enabled,
                     "url": redact_url(cfg.url),
                     "detect_url": redact_url(cfg.detect_url) if cfg.detect_url else None,

@@ -67,6 +67,7 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(tmp_path: Path, as
             rules=[{"kind": "crowd", "threshold": 1}],  # type: ignore[list-item]
         ),
         CameraConfig(id="JUNK", url=f"file://{garbage}", grid="G-001", rules=[{"kind": "fire"}]),  # type: ignore[list-item]
+        CameraConfig(id="OFF", url="/nowhere.mp4", grid="G-001", enabled=False),
     ]
     declared = {"broken": {"kind": "onnx", "model": str(tmp_path / "missing.onnx")}}
     from sharpeyes.settings import Settings
@@ -105,6 +106,7 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(tmp_path: Path, as
     assert status["MARKET"]["detectors"]["broken"]["running"] is False
     assert "missing.onnx" in status["MARKET"]["detectors"]["broken"]["error"]
     assert status["JUNK"]["last_error"].startswith(errors.NOT_VIDEO)
+    assert status["OFF"]["state"] == "disabled" and video.camera_scope("OFF") == ("S-1", "G-001")
     assert registry.get_sample_value("sharpeyes_video_errors_total", {"stage": "detector_load"}) == 1
 
 
