@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -48,6 +50,64 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def histogram_line(text: str, name: str) -> str:
+    """Cumulative bucket counts as 'le=0.005:1234 …' from a Prometheus exposition."""
+    parts = []
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            parts.append(f"≤{le}s:{float(line.rsplit(' ', 1)[1]):.0f}")
+    return " ".join(parts)
+
+
+Arrival = tuple[str, int, float]  # button id, press seq, wall time the receiver verified it
+
+
+def _receiver_child(conn: Connection) -> None:
+    """The receiver in its own process, so its GIL is not shared with the publishers it measures."""
+    receiver = DispatchReceiver(SECRET).start()
+    conn.send(receiver.url)
+    while True:
+        cmd = conn.recv()
+        if cmd == "stop":
+            receiver.stop()
+            conn.send(None)
+            return
+        with receiver._lock:
+            arrivals: list[Arrival] = []
+            for r in receiver.received.values():
+                d = r.body["data"]
+                if d.get("source_kind") == "button" and d["change"]["action"] in ("created", "retrigger"):
+                    arrivals.append((d["source_id"], d["evidence"]["last_seq"], r.received_at))
+            conn.send(len(arrivals) if cmd == "count" else (arrivals, receiver.duplicates))
+
+
+class ReceiverProcess:
+    def __init__(self) -> None:
+        self._conn, child = multiprocessing.Pipe()
+        self._proc = multiprocessing.get_context("spawn").Process(
+            target=_receiver_child, args=(child,), daemon=True
+        )
+        self._proc.start()
+        self.url: str = self._conn.recv()
+
+    def _ask(self, cmd: str):  # type: ignore[no-untyped-def]
+        self._conn.send(cmd)
+        return self._conn.recv()
+
+    def wait_for_count(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._ask("count") < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def arrivals(self) -> tuple[list[Arrival], int]:
+        return self._ask("dump")
+
+    def stop(self) -> None:
+        self._ask("stop")
+        self._proc.join(10)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--buttons", type=int, default=200)
@@ -60,7 +120,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="sos-bench-"))
     broker = Mosquitto(tmp / "mosquitto").start()
-    receiver = DispatchReceiver(SECRET).start()
+    receiver = ReceiverProcess()
     cfg_path = tmp / "bench.yaml"
     buttons = [f"P-{i:04d}" for i in range(args.buttons)]
     extra = {
@@ -121,31 +181,21 @@ def main() -> int:
         )
     publish_s = time.perf_counter() - start
 
-    def delivered_keys(received: dict) -> set[tuple[str, int]]:
-        keys = set()
-        for r in received.values():
-            d = r.body["data"]
-            if d.get("source_kind") == "button" and d["change"]["action"] in ("created", "retrigger"):
-                keys.add((d["source_id"], d["evidence"]["last_seq"]))
-        return keys
-
-    receiver.wait_for(lambda r: len(delivered_keys(r)) >= total, 60)
+    receiver.wait_for_count(total, 60)
     cpu_after = cpu_seconds(service.proc.pid)
     user_s, sys_s = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     lat_ms: list[float] = []
     by_second: dict[int, list[float]] = {}
+    worst: list[tuple[float, float]] = []
     t_start = min(sent.values()) if sent else 0.0
-    with receiver._lock:
-        received = dict(receiver.received)
-    for r in received.values():
-        d = r.body["data"]
-        if d.get("source_kind") != "button" or d["change"]["action"] not in ("created", "retrigger"):
-            continue
-        t0 = sent.get((d["source_id"], d["evidence"]["last_seq"]))
+    arrivals, duplicates = receiver.arrivals()
+    for button, seq, received_at in arrivals:
+        t0 = sent.get((button, seq))
         if t0 is not None:
-            lat_ms.append((r.received_at - t0) * 1000)
+            lat_ms.append((received_at - t0) * 1000)
             by_second.setdefault(int(t0 - t_start), []).append(lat_ms[-1])
-    lost = total - len(delivered_keys(received))
+            worst.append((lat_ms[-1], t0 - t_start))
+    lost = total - len({(b, q) for b, q, _ in arrivals})
 
     print(
         f"sharpeyes SOS latency: {args.buttons} buttons, {args.rate:.0f} presses/s for {args.seconds:.0f} s "
@@ -159,7 +209,7 @@ def main() -> int:
             f"p99 {pct(lat_ms, 0.99) / pct(floor_ms, 0.99):.1f}x"
         )
     print(
-        f"lost: {lost}   duplicates at receiver (same webhook-id): {receiver.duplicates}   "
+        f"lost: {lost}   duplicates at receiver (same webhook-id): {duplicates}   "
         f"mean {statistics.fmean(lat_ms):.2f} ms"
         if lat_ms
         else f"lost: {lost}"
@@ -172,6 +222,13 @@ def main() -> int:
     if args.per_second:
         for second, values in sorted(by_second.items()):
             print(summary(f"  second {second:3d}", values))
+        print("slowest presses (latency ms @ seconds into the run):")
+        print("  " + ", ".join(f"{ms:.0f} @ {at:.2f}" for ms, at in sorted(worst, reverse=True)[:30]))
+
+    # The service's own view (its histograms), to tell where a slow press spent its time.
+    metrics = service.get("/metrics").text
+    for name in ("press_to_incident", "incident_to_webhook"):
+        print(f"service histogram {name}: " + histogram_line(metrics, f"sharpeyes_{name}_seconds"))
 
     for c in pubs:
         c.loop_stop()

@@ -68,7 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     _setup_logging(args.log_level or settings.log_level)
-    runtime = LocalRuntime(settings)
+    # Several threads (MQTT, engine, event loop) hand each press on; a 1 ms GIL switch interval instead
+    # of 5 ms keeps each hand-over short (benchmarks/README.md, SOS latency).
+    sys.setswitchinterval(0.001)
+    runtime = LocalRuntime(settings, freeze_gc=True)
     app = create_app(runtime)
     config = uvicorn.Config(
         app,

@@ -29,6 +29,7 @@ from ingest.button_payload import Reject
 from ingest.mqtt_client import ButtonListener
 from ingest.types import PanicSignal
 from sharpeyes.broker import EmbeddedBroker
+from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
 from sharpeyes.settings import Settings
 from sharpeyes.video import VideoPipeline
 
@@ -62,15 +63,18 @@ class LocalRuntime:
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
+        freeze_gc: bool = False,
     ) -> None:
         env = os.environ if env is None else env
         self.settings = settings
         self.clock = clock
         self.tick_s = tick_s
+        self.freeze_gc = freeze_gc  # the service process does; tests that build many runtimes do not
         self.registry = registry or CollectorRegistry()
         self.store = Store(settings.storage.url)
         self.directory = build_directory(settings)
         self.metrics = AlarmMetrics(self.registry)
+        self.gc_pauses = GcPauses(self.registry)
         self.engine = IncidentEngine(
             self.store,
             self.directory,
@@ -175,6 +179,9 @@ class LocalRuntime:
                 self.settings.mqtt.port,
             )
         self._ticker = asyncio.create_task(self._tick_loop())
+        self.gc_pauses.install()
+        if self.freeze_gc:
+            freeze_startup_objects()
         if self.video is not None:
             await asyncio.to_thread(self.video.start)  # loads models: seconds, off the event loop
         log.info(
@@ -215,5 +222,6 @@ class LocalRuntime:
         await self.delivery.stop()
         if self.broker is not None:
             await self.broker.stop()
+        self.gc_pauses.uninstall()
         self.store.close()
         log.info("sharpeyes stopped")
