@@ -45,9 +45,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 class Checkpointer:
     """Copies the SQLite WAL back into the database from its own thread and connection (PASSIVE: it never
-    waits for, or blocks, a writer), so commits on the hot path stay small and steady."""
+    waits for, or blocks, a writer), so commits on the hot path stay small and steady. Often and small:
+    a checkpoint's fsync delays concurrent WAL writes, by ~50 ms once a second's worth had piled up, by a
+    few ms at 0.2 s (benchmarks/README.md)."""
 
-    def __init__(self, engine: Engine, every_s: float = 1.0) -> None:
+    def __init__(self, engine: Engine, every_s: float = 0.2) -> None:
         self.engine = engine
         self.every_s = every_s
         self._stop = threading.Event()
@@ -97,7 +99,7 @@ class Store:
     """Owns the engine. Writes are serialised by one lock: SQLite allows one writer, and the engine's
     read-modify-write of an incident must not interleave with another on the same row."""
 
-    def __init__(self, url: str, checkpoint_every_s: float = 1.0) -> None:
+    def __init__(self, url: str, checkpoint_every_s: float = 0.2) -> None:
         self.url = normalise_url(url)
         self.checkpoint_every_s = checkpoint_every_s
         self.engine = make_engine(self.url)

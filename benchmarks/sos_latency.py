@@ -54,7 +54,7 @@ def histogram_line(text: str, name: str) -> str:
     """Cumulative bucket counts as 'le=0.005:1234 …' from a Prometheus exposition."""
     parts = []
     for line in text.splitlines():
-        if line.startswith(f"{name}_bucket"):
+        if line.startswith(name if name.endswith(",") else f"{name}_bucket"):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             parts.append(f"≤{le}s:{float(line.rsplit(' ', 1)[1]):.0f}")
     return " ".join(parts)
@@ -229,6 +229,9 @@ def main() -> int:
     metrics = service.get("/metrics").text
     for name in ("press_to_incident", "incident_to_webhook"):
         print(f"service histogram {name}: " + histogram_line(metrics, f"sharpeyes_{name}_seconds"))
+    for gen in ("0", "1", "2"):
+        gc_name = f'sharpeyes_gc_pause_seconds_bucket{{generation="{gen}",'
+        print(f"service GC pauses, generation {gen}: " + histogram_line(metrics, gc_name))
 
     for c in pubs:
         c.loop_stop()
