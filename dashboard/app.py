@@ -15,6 +15,7 @@ from dashboard import signin as signin_routes
 from dashboard import ui, video_api
 from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
+from dashboard.docs import install_docs
 from dashboard.services import Runtime
 from dashboard.signin import SignIn
 
@@ -31,7 +32,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="sharpeyes", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="sharpeyes",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # served by install_docs, behind authentication and without a CDN
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_docs(app)
     app.include_router(router)
     app.include_router(video_api.router)
     app.include_router(signin_routes.router)

@@ -408,9 +408,23 @@ def test_devices(client: TestClient) -> None:
 
 
 def test_openapi_lists_routes(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json", headers=auth("operator")).json()["paths"]
     assert {
         "/api/incidents",
         "/api/incidents/{incident_id}/{action}",
         "/api/deliveries/{delivery_id}/retry",
     } <= set(paths)
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_api_docs_need_authentication(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers=auth("operator")).status_code == 200
+
+
+def test_docs_page_loads_nothing_from_outside(client: TestClient) -> None:
+    page = client.get("/docs", headers=auth("operator")).text
+    assert "cdn" not in page.lower() and "https://" not in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-static/{asset}" in page
+        assert client.get(f"/docs-static/{asset}").status_code == 200

@@ -1,0 +1,35 @@
+"""OpenAPI schema and Swagger UI behind the same authentication as the API, with the Swagger assets
+served from the installed fastapi-offline package: no CDN, nothing fetched from outside at run time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from dashboard.auth import CurrentPrincipal
+
+ASSETS = "/docs-static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Call on an app created with docs_url, redoc_url and openapi_url set to None."""
+    app.mount(ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).with_name("static")), name="docs")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: CurrentPrincipal) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_: CurrentPrincipal) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="sharpeyes API",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
+        )
