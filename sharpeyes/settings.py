@@ -95,12 +95,18 @@ def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProble
             problems.append(ConfigProblem(("grids", i, "id"), f"duplicate grid id {grid.id!r}"))
         grid_ids.add(grid.id)
     button_ids: set[str] = set()
+    camera_ids = {c.id for c in settings.cameras}
     for i, button in enumerate(settings.buttons):
         if button.id in button_ids:
             problems.append(ConfigProblem(("buttons", i, "id"), f"duplicate button id {button.id!r}"))
         button_ids.add(button.id)
         if button.grid not in grid_ids:
             problems.append(ConfigProblem(("buttons", i, "grid"), f"unknown grid {button.grid!r}"))
+        for j, camera_id in enumerate(button.cameras):  # linked video for the operator: must exist
+            if camera_id not in camera_ids:
+                problems.append(
+                    ConfigProblem(("buttons", i, "cameras", j), f"unknown camera {camera_id!r}")
+                )
     names: set[str] = set()
     for i, hook in enumerate(settings.webhooks):
         if hook.name in names:

@@ -112,6 +112,22 @@ cameras:
     ]
 
 
+def test_button_linked_cameras_must_exist() -> None:
+    text = (
+        HEAD
+        + """\
+cameras:
+  - {id: CAM-01, url: rtsp://camera-01.example/s1, grid: G-001}
+buttons:
+  - {id: B-001, grid: G-001, cameras: [CAM-01]}
+  - id: B-002
+    grid: G-002
+    cameras: [CAM-01, CAM-09]
+"""
+    )
+    assert problems(text) == ["site.yaml:10 buttons[1].cameras[1]: unknown camera 'CAM-09'"]
+
+
 def test_unknown_default_detector_points_at_the_rule() -> None:
     text = (
         HEAD
