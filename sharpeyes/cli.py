@@ -1,4 +1,4 @@
-"""`sharpeyes run | check-config | press | receiver | user`: the command line."""
+"""`sharpeyes run | check-config | press | receiver | user | eval | train`: the command line."""
 
 from __future__ import annotations
 
@@ -190,8 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     recv.set_defaults(func=cmd_receiver)
 
     from sharpeyes import users_cli
+    from sharpeyes.evaluation import cli as eval_cli
 
     users_cli.add_parser(sub)
+    eval_cli.add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,166 @@
+"""The whole evaluation: load a suite, build its detectors once, run clips and counts, and report.
+
+The report is one JSON-able dict; ``flatten`` turns it into ``events.fire.recall``-style paths that the
+suite's floors and ceilings name.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alarms.rules.measure import count_people
+from detectors.base import Detector, build_detector
+from ingest.types import Frame
+from sharpeyes.evaluation.media import still_image
+from sharpeyes.evaluation.metrics import count_errors, score_events
+from sharpeyes.evaluation.runner import BASE_TS, StageTimes, _groups, camera_for, run_clip
+from sharpeyes.evaluation.suite import LoadedSuite
+from sharpeyes.video_config import detector_configs
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _needed(loaded: LoadedSuite) -> set[str]:
+    suite = loaded.suite
+    names: set[str] = set(suite.counting.backends if suite.counting else [])
+    for i, (case, labels) in enumerate(zip(suite.clips, loaded.clip_labels, strict=True)):
+        cam = camera_for(case, labels, "file:///dev/null", i)
+        names.update(_groups(cam, suite.video))
+    return names
+
+
+def _build(loaded: LoadedSuite, names: set[str]) -> dict[str, Detector]:
+    configs = detector_configs(loaded.suite.detectors, loaded.env)
+    unknown = sorted(names - set(configs))
+    if unknown:
+        raise ValueError(f"unknown detectors in the suite: {', '.join(unknown)}")
+    return {name: build_detector(configs[name]) for name in sorted(names)}
+
+
+def count_with(detector: Detector, image: Any, key: str) -> float:
+    """A backend's people count for the whole image, measured as the crowd rules measure it."""
+    result = detector.detect([Frame(key, 0, BASE_TS, 0, image)])[0]
+    measured = count_people(result, source="auto")
+    return measured.count if measured is not None else 0.0
+
+
+def evaluate(
+    suite_path: str | Path, *, pace: str | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    loaded = LoadedSuite(suite_path, env)
+    suite = loaded.suite
+    pace = pace or suite.pace
+    started = time.perf_counter()
+    detectors = _build(loaded, _needed(loaded))
+    times = StageTimes()
+    try:
+        outcomes = []
+        for i, (case, labels) in enumerate(zip(suite.clips, loaded.clip_labels, strict=True)):
+            media = loaded.media(labels.media)
+            outcomes.append(run_clip(case, labels, media, i, detectors, suite.video, pace, times))
+        scores = score_events(outcomes, suite.event_kinds, suite.match.early_s, suite.match.late_s)
+        counting: dict[str, Any] = {}
+        per_image: list[dict[str, Any]] = []
+        if suite.counting is not None:
+            for backend in suite.counting.backends:
+                counting[backend] = {}
+                for set_name, labels in loaded.count_labels.items():
+                    pairs = []
+                    for item in labels.items:
+                        image = still_image(loaded.media(item.media), item.t)
+                        t0 = time.perf_counter()
+                        est = count_with(detectors[backend], image, "count")
+                        times.add(f"count:{backend}", (time.perf_counter() - t0) * 1000)
+                        pairs.append((item.count, est))
+                        per_image.append(
+                            {
+                                "backend": backend,
+                                "set": set_name,
+                                "media": item.media,
+                                "t": item.t,
+                                "true": item.count,
+                                "estimate": round(est, 1),
+                            }
+                        )
+                    counting[backend][set_name] = count_errors(pairs)
+                counting[backend]["all"] = count_errors(
+                    [(p["true"], p["estimate"]) for p in per_image if p["backend"] == backend]
+                )
+    finally:
+        for detector in detectors.values():
+            detector.close()
+    report: dict[str, Any] = {
+        "suite": suite.name,
+        "commit": _commit(),
+        "pace": pace,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "wall_s": round(time.perf_counter() - started, 1),
+        "events": {k: s.as_dict() for k, s in scores.items()},
+        "clips": [
+            {
+                "clip": o.clip,
+                "span_s": [round(o.start, 2), round(o.end, 2)],
+                "alerts": [
+                    {
+                        "kind": a.kind,
+                        "rule": a.rule,
+                        "t": round(a.t, 2),
+                        "level": a.level.value,
+                        "confirmed_t": None if a.confirmed_t is None else round(a.confirmed_t, 2),
+                    }
+                    for a in o.alerts
+                ],
+            }
+            for o in outcomes
+        ],
+        "counting": counting,
+        "counts": per_image,
+        "speed": times.summary(),
+    }
+    report["checks"] = check_limits(report, suite.floors, suite.ceilings)
+    return report
+
+
+def flatten(report: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in report.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def check_limits(
+    report: Mapping[str, Any], floors: Mapping[str, float], ceilings: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    """One entry per limit; a metric that is missing or null fails (a floor must not pass silently)."""
+    flat = flatten(report)
+    checks = []
+    for path, limit, op in [
+        *((p, v, ">=") for p, v in floors.items()),
+        *((p, v, "<=") for p, v in ceilings.items()),
+    ]:
+        value = flat.get(path)
+        ok = isinstance(value, int | float) and (value >= limit if op == ">=" else value <= limit)
+        checks.append({"metric": path, "value": value, "limit": limit, "op": op, "ok": bool(ok)})
+    return checks

@@ -1,0 +1,177 @@
+"""Run the production pieces over a clip: rate limit and motion gate (``CameraState``), the named
+detectors (``build_detector``), ignore masks, zones and rules (``RuleGroup``), rule ticks — the same objects
+:class:`sharpeyes.video.VideoPipeline` wires, minus the threads, the database and the snapshots.
+
+Time: rules see ``captured_at`` = a fixed base + the frame's time in the clip, so a run is reproducible
+at any speed. An alert's time adds the real processing delay from decode to observation. ``live`` pacing
+waits for each frame's moment and drops frames that went stale while the detectors were busy, as a
+camera's latest-frame slot does; ``fast`` runs every frame the camera's ``detect_fps`` lets through.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from alarms.grids import Placement
+from alarms.observations import Observation, ObservationLevel
+from detectors.base import Detector
+from detectors.motion import MotionGate
+from ingest.types import Frame
+from sharpeyes.evaluation.media import open_source
+from sharpeyes.evaluation.metrics import Alert, ClipOutcome, Window
+from sharpeyes.evaluation.suite import ClipCase, ClipLabels
+from sharpeyes.video_config import CameraConfig, VideoConfig, detector_for
+from sharpeyes.video_parts import CameraState, RuleGroup
+
+BASE_TS = 1_700_000_000.0  # clip time 0 as wall time for the rules (any fixed value will do)
+GRID = "EVAL"
+
+
+@dataclass(slots=True)
+class StageTimes:
+    """Milliseconds per frame per stage, pooled over clips."""
+
+    ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, stage: str, ms: float) -> None:
+        self.ms[stage].append(ms)
+
+    def summary(self) -> dict[str, dict[str, float | int]]:
+        out: dict[str, dict[str, float | int]] = {}
+        for stage, values in sorted(self.ms.items()):
+            ordered = sorted(values)
+            out[stage] = {
+                "frames": len(values),
+                "mean_ms": round(statistics.fmean(values), 2),
+                "p50_ms": round(ordered[len(ordered) // 2], 2),
+                "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+            }
+        return out
+
+
+def camera_for(case: ClipCase, labels: ClipLabels, media: Any, index: int) -> CameraConfig:
+    """The clip's camera, validated by the service's own camera model."""
+    name = case.name or f"clip{index}"
+    url = str(media) if not isinstance(media, str) else "file:///dev/null"  # synthetic: never opened
+    return CameraConfig.model_validate({**case.camera, "id": name, "url": url, "grid": GRID})
+
+
+def _groups(cam: CameraConfig, video: VideoConfig) -> dict[str, RuleGroup]:
+    placement = Placement(GRID, GRID, GRID, (cam.id,), {})
+    by_detector: dict[str, list[Any]] = {}
+    for rule in cam.rules:
+        by_detector.setdefault(detector_for(cam, rule.kind, video), []).append(rule)
+    return {name: RuleGroup(cam, placement, name, rules) for name, rules in by_detector.items()}
+
+
+class _Alerts:
+    """Observations → one Alert per rule episode (the episode start ends every event id)."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, obs: Observation, t: float) -> None:
+        if obs.level is ObservationLevel.CLEARED:
+            return
+        key = (obs.rule, obs.event_id.rsplit(":", 1)[-1])
+        entry = self.first.setdefault(key, {"kind": obs.kind, "rule": obs.rule, "t": t, "level": obs.level})
+        if obs.level is ObservationLevel.CONFIRMED and "confirmed_t" not in entry:
+            entry["confirmed_t"] = t
+
+    def alerts(self) -> tuple[Alert, ...]:
+        return tuple(
+            Alert(e["kind"], e["rule"], e["t"], e["level"], e.get("confirmed_t"))
+            for e in sorted(self.first.values(), key=lambda e: e["t"])
+        )
+
+
+def run_clip(
+    case: ClipCase,
+    labels: ClipLabels,
+    media: Any,
+    index: int,
+    detectors: Mapping[str, Detector],
+    video: VideoConfig,
+    pace: str,
+    times: StageTimes,
+) -> ClipOutcome:
+    cam = camera_for(case, labels, media, index)
+    groups = _groups(cam, video)
+    missing = sorted(set(groups) - set(detectors))
+    if missing:
+        raise RuntimeError(f"clip {cam.id}: detectors not loaded: {', '.join(missing)}")
+    gate = MotionGate.from_config(cam.motion or video.motion)
+    state = CameraState(cam, groups[next(iter(groups))].placement, gate, int(1e9 / cam.detect_fps), groups)
+    source = open_source(media, case.start_s)
+    end = min(case.end_s or source.duration_s, source.duration_s)
+    found = _Alerts()
+    next_tick = case.start_s + video.rules_tick_s
+    wall0 = time.perf_counter() - case.start_s
+    seq = 0
+    try:
+        while True:
+            t0 = time.perf_counter()
+            pts = source.grab()
+            if pts is None or pts >= end:
+                break
+            if pace == "live":
+                ahead = pts - (time.perf_counter() - wall0)
+                if ahead > 0:
+                    time.sleep(ahead)
+                elif -ahead > 1.0 / source.fps:
+                    continue  # stale: a live camera would have handed over a newer frame already
+                t0 = time.perf_counter()
+            captured_at = BASE_TS + pts
+            if pts >= next_tick:
+                next_tick = pts + video.rules_tick_s
+                for group in groups.values():
+                    for obs in group.tick(captured_at):
+                        found.add(obs, pts)
+            if not state.due(int(pts * 1e9)):
+                continue
+            seq += 1
+            frame = Frame(cam.id, seq, captured_at, int(pts * 1e9), source.retrieve())
+            t1 = time.perf_counter()
+            times.add("decode", (t1 - t0) * 1000)
+            decision = gate.check(frame, captured_at)
+            t2 = time.perf_counter()
+            times.add("motion_gate", (t2 - t1) * 1000)
+            if not decision.run:
+                continue
+            for name, group in groups.items():
+                t3 = time.perf_counter()
+                result = detectors[name].detect([frame])[0]
+                t4 = time.perf_counter()
+                _, observations = group.feed(result)
+                t5 = time.perf_counter()
+                times.add(f"detect:{name}", (t4 - t3) * 1000)
+                times.add("rules", (t5 - t4) * 1000)
+                for obs in observations:
+                    found.add(obs, pts + (t5 - t0))
+    finally:
+        source.close()
+    watched = frozenset(r.kind for r in cam.rules)
+    clip_end = end
+
+    def clipped(intervals: list[Any]) -> tuple[Window, ...]:
+        out = []
+        for iv in intervals:
+            s, e = max(iv.start, case.start_s), min(iv.end if iv.end is not None else clip_end, clip_end)
+            if e > s:
+                out.append(Window(iv.kind, s, e))
+        return tuple(out)
+
+    return ClipOutcome(
+        cam.id,
+        case.start_s,
+        clip_end,
+        watched,
+        clipped(labels.events),
+        clipped(labels.dont_care),
+        found.alerts(),
+    )
