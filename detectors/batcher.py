@@ -4,6 +4,8 @@ Cameras `submit` their latest frame at any time. Only the newest frame per camer
 is replaced and counted as dropped), so a slow model never builds a queue. The worker starts a batch when
 `max_batch` cameras are pending or when the oldest pending frame has waited `max_wait_ms` (the latency
 budget), whichever comes first. Results go to `on_result`, one call per frame, on the worker thread.
+A frame older than its camera's `max_age_s` when its batch starts (a model call ran long) is dropped and
+counted, never analysed: an alarm from a stale picture would be late and misleading.
 
 A detector or callback that raises does not kill the worker: the first failure of each kind is logged with
 context and a traceback, repeats are logged at debug level, and every one is counted.
@@ -15,7 +17,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -73,7 +75,8 @@ class BatcherMetrics:
         )
         self.frames_dropped = Counter(
             "sharpeyes_detector_frames_dropped",
-            "Frames never run: superseded by a newer frame of the same camera, or pending at stop",
+            "Frames never run: superseded by a newer frame of the same camera, too old when their batch "
+            "started, or pending at stop",
             ["detector", "reason"],
             registry=registry,
         )
@@ -109,7 +112,9 @@ class CrossCameraBatcher:
         max_batch: int = 8,
         max_wait_ms: float = 15.0,
         name: str | None = None,
+        max_age_s: float | Mapping[str, float] | None = None,
     ) -> None:
+        """``max_age_s``: one bound for every camera, or per camera id (cameras not in it: no bound)."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.detector = detector
@@ -117,6 +122,7 @@ class CrossCameraBatcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000.0
         self.name = name or detector.name
+        self.max_age_s = max_age_s
         self.metrics = BatcherMetrics.for_registry(registry)
         self._pending: dict[str, _Pending] = {}
         self._cond = threading.Condition()
@@ -214,7 +220,21 @@ class CrossCameraBatcher:
         while (batch := self._next_batch()) is not None:
             self._run(batch)
 
+    def _too_old(self, frame: Frame, now_ns: int) -> bool:
+        bound = self.max_age_s
+        if isinstance(bound, Mapping):
+            bound = bound.get(frame.camera_id)
+        return bound is not None and now_ns - frame.mono_ns > bound * 1e9
+
     def _run(self, batch: list[_Pending]) -> None:
+        now_ns = time.monotonic_ns()
+        if self.max_age_s is not None:
+            fresh = [item for item in batch if not self._too_old(item.frame, now_ns)]
+            if len(fresh) < len(batch):
+                self.metrics.frames_dropped.labels(self.name, "too_old").inc(len(batch) - len(fresh))
+                batch = fresh
+            if not batch:
+                return
         started = time.monotonic()
         frames = [item.frame for item in batch]
         for item in batch:

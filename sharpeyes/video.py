@@ -38,7 +38,7 @@ from ingest.manager import CameraManager
 from ingest.redact import redact_url
 from ingest.types import Frame, StreamHealth, StreamState
 from sharpeyes.video_config import CameraConfig, VideoConfig, detector_configs, detector_for
-from sharpeyes.video_parts import CameraState, RuleGroup, VideoMetrics
+from sharpeyes.video_parts import CameraState, RuleGroup, VideoMetrics, evidence_picture
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def camera_spec(cam: CameraConfig) -> CameraSpec:
         cam.id,
         cam.url,
         detect_url=cam.detect_url,
+        main_keyframes_only=cam.main_keyframes_only,
         transport=cam.transport,
         decoder=cam.decoder,
         max_frame_age_s=cam.max_frame_age_s,
@@ -152,6 +153,7 @@ class VideoPipeline:
                 max_batch=self.video.batcher.max_batch,
                 max_wait_ms=self.video.batcher.max_wait_ms,
                 name=name,
+                max_age_s={c.config.id: c.config.max_frame_age_s for c in self.cameras.values()},
             )
             self._batchers[name] = batcher.start()
         self._thread = threading.Thread(target=self._alarm_loop, name="video-alarms", daemon=True)
@@ -296,20 +298,22 @@ class VideoPipeline:
 
     def _snapshot(self, seen: _Seen) -> str | None:
         assert seen.result is not None
-        group, obs, frame = seen.group, seen.obs, seen.result.frame
+        group, obs = seen.group, seen.obs
         cam = group.camera
         try:
+            main = self.manager.latest(cam.id, stream="main") if cam.detect_url else None
+            pic = evidence_picture(seen.result, main)
             image = annotate(
-                frame.image,
-                seen.result.detections,
-                zones=[(z.name, z.polygon) for z in cam.zones],
-                ignore=cam.ignore.polygons,
+                pic.image,
+                pic.detections,
+                zones=[(z.name, pic.points(z.polygon)) for z in cam.zones],
+                ignore=[pic.points(p) for p in cam.ignore.polygons],
                 caption=f"{cam.id} {obs.kind} {obs.level.value} "
-                + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(frame.captured_at)),
+                + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pic.captured_at)),
                 max_width=self.video.snapshot_max_width,
             )
             jpeg = encode_jpeg(image, self.video.snapshot_quality)
-            return self.snapshots.save(cam.id, frame.captured_at, obs.kind, obs.level.value, jpeg)
+            return self.snapshots.save(cam.id, pic.captured_at, obs.kind, obs.level.value, jpeg)
         except Exception:  # no picture is bad; no incident would be worse
             self.metrics.errors.labels("snapshot").inc()
             log.exception("camera %s: snapshot for %s failed", cam.id, obs.event_id)

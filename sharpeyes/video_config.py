@@ -61,6 +61,11 @@ class CameraConfig(Strict):
     name: str = ""
     url: str = Field(min_length=1, repr=False, description="rtsp://, http(s):// MJPEG, file:// or a path")
     detect_url: str | None = Field(None, repr=False, description="low-resolution sub-stream for detection")
+    main_keyframes_only: bool = Field(
+        True,
+        description="with detect_url: decode only the main stream's keyframes (cheap); false decodes every "
+        "frame, so snapshots show the full-resolution picture of the analysed moment",
+    )
     grid: str
     transport: Literal["tcp", "udp"] = "tcp"
     location: Location | None = None

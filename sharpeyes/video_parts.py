@@ -6,6 +6,7 @@ Kept apart from :mod:`sharpeyes.video` so that module reads as the flow (frames 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,13 @@ from alarms.observations import Observation
 from alarms.rules import CameraRules
 from alarms.rules.config import RuleConfig
 from detectors.motion import MotionGate
-from detectors.types import DetectionResult
+from detectors.types import DetectionResult, Detections
 from detectors.zones import IgnoreMask, PolygonZone
+from ingest.types import Frame
 from sharpeyes.video_config import CameraConfig
+
+# A main-stream frame further than this from the analysed detect-stream frame would show another moment.
+MAIN_FRAME_MAX_SKEW_S = 0.5
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
@@ -140,3 +145,34 @@ class CameraState:
         late = mono_ns - self.next_ns >= self.period_ns
         self.next_ns = mono_ns + self.period_ns if late else self.next_ns + self.period_ns
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class EvidencePicture:
+    """What a snapshot is drawn on: the image, the boxes in its pixels, and the factor from the analysed
+    frame's pixels (zones and masks are configured in those) to this image's."""
+
+    image: np.ndarray
+    detections: Detections
+    scale: tuple[float, float]
+    captured_at: float
+
+    def points(self, polygon: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
+        sx, sy = self.scale
+        return [(x * sx, y * sy) for x, y in polygon]
+
+
+def evidence_picture(result: DetectionResult, main: Frame | None) -> EvidencePicture:
+    """Operators judge a fire on the full-resolution picture: with a ``detect_url`` the boxes found on the
+    low-resolution sub-stream are scaled onto the main stream's latest frame, when one of about the same
+    moment is at hand; otherwise the analysed frame itself is used."""
+    frame = result.frame
+    if main is None or abs(main.captured_at - frame.captured_at) > MAIN_FRAME_MAX_SKEW_S:
+        return EvidencePicture(frame.image, result.detections, (1.0, 1.0), frame.captured_at)
+    dh, dw = frame.image.shape[:2]
+    mh, mw = main.image.shape[:2]
+    sx, sy = mw / dw, mh / dh
+    det = result.detections
+    xyxy = (det.xyxy * np.array([sx, sy, sx, sy], dtype=np.float32)).astype(det.xyxy.dtype, copy=False)
+    scaled = Detections(xyxy, det.scores, det.class_ids, det.class_names)
+    return EvidencePicture(main.image, scaled, (sx, sy), main.captured_at)

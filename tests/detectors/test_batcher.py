@@ -232,3 +232,26 @@ def test_two_batchers_share_one_registry() -> None:
         collect.wait_for(2)
     for name in ("scripted", "fire"):
         assert registry.get_sample_value("sharpeyes_detector_frames_processed_total", {"detector": name}) == 1
+
+
+@pytest.mark.parametrize(
+    ("max_age_s", "expected_run"), [({"old": 0.2}, ["new"]), (0.2, ["new"]), (None, ["old", "new"])]
+)
+def test_frames_past_their_max_age_are_dropped_and_counted(max_age_s, expected_run) -> None:
+    """A slow model call leaves frames waiting: those older than their camera's bound are never analysed."""
+    detector, out, registry = ScriptedDetector(), Collector(), CollectorRegistry()
+    detector.gate.clear()  # the first call blocks, as a long inference would
+    with CrossCameraBatcher(
+        detector, out, registry=registry, max_batch=8, max_wait_ms=1, max_age_s=max_age_s
+    ) as batcher:
+        batcher.submit(frame("first"))
+        assert detector.entered.wait(5)
+        stale = Frame("old", 1, time.time() - 0.5, time.monotonic_ns() - 500_000_000, IMAGE)
+        batcher.submit(stale)
+        batcher.submit(frame("new"))
+        detector.gate.set()
+        results = out.wait_for(1 + len(expected_run))
+        time.sleep(0.05)
+    assert [r.frame.camera_id for r in results] == ["first", *expected_run]
+    dropped = metric(registry, "sharpeyes_detector_frames_dropped_total", reason="too_old")
+    assert dropped == (0 if max_age_s is None else 1)

@@ -170,3 +170,78 @@ def test_rule_group_drops_ignored_boxes_before_the_rules() -> None:
     seen, obs = group.feed(DetectionResult(frame, dets, "people", 1.0))
     assert len(seen.detections) == 2
     assert [(o.kind, o.level.value, o.count) for o in obs] == [("crowd", "confirmed", 2.0)]
+
+
+def _low_res_copy(src: Path, dst: Path, size: tuple[int, int], seconds: float) -> Path:
+    """A camera's sub-stream: the same scene at a lower resolution (re-encoded, a few seconds)."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream("mpeg4", rate=vin.average_rate)
+        vout.width, vout.height = size
+        vout.pix_fmt = "yuv420p"
+        for i, f in enumerate(inp.decode(vin)):
+            if f.time is not None and f.time >= seconds:
+                break
+            small = f.reformat(width=size[0], height=size[1], format="yuv420p")
+            small.pts, small.time_base = i, 1 / vin.average_rate
+            out.mux(vout.encode(small))
+        out.mux(vout.encode(None))
+    return dst
+
+
+def test_snapshot_of_a_camera_with_a_detect_stream_is_drawn_on_the_main_stream(
+    tmp_path: Path, assets: Path
+) -> None:
+    """Detection runs on the 384×216 sub-stream; the evidence picture is the 768×432 main stream (decoded
+    in full here: a keyframe-only main stream is seconds apart from the analysed frame, see below)."""
+    engine, directory = _engine(tmp_path / "se.db")
+    main = assets / "video" / "fire_room_getty.mp4"  # 768×432
+    sub = _low_res_copy(main, tmp_path / "sub.mp4", (384, 216), 6.0)
+    cam = CameraConfig(
+        id="ROOM",
+        url=str(main),
+        detect_url=str(sub),
+        main_keyframes_only=False,
+        grid="G-001",
+        rules=[{"kind": "fire"}],  # type: ignore[list-item]
+    )
+    video = VideoPipeline(
+        [cam],
+        {},
+        VideoConfig(),
+        engine=engine,
+        directory=directory,
+        snapshots=SnapshotStore(tmp_path / "snaps"),
+        registry=CollectorRegistry(),
+        env={},
+    )
+    video.start()
+    try:
+        assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 15, 0.1)
+    finally:
+        video.stop()
+    [fire] = [r for r in _rows(engine) if r["category"] == "fire"]
+    jpeg = SnapshotStore(tmp_path / "snaps").resolve(*fire["evidence"]["snapshot"].split("/"))
+    assert jpeg is not None
+    image = cv2.imdecode(np.frombuffer(jpeg.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (432, 768)
+
+
+def test_evidence_picture_scales_boxes_onto_the_main_frame_of_the_same_moment() -> None:
+    from sharpeyes.video_parts import evidence_picture
+
+    small = Frame("C", 1, 1000.0, 0, np.zeros((180, 320, 3), np.uint8))
+    big = Frame("C", 9, 1000.2, 0, np.zeros((720, 1280, 3), np.uint8))
+    det = Detections(
+        np.array([[10, 20, 30, 40]], np.float32), np.array([0.9], np.float32), np.array([0]), ("fire",)
+    )
+    result = DetectionResult(small, det, "m", 1.0)
+    pic = evidence_picture(result, big)
+    assert pic.image is big.image and pic.captured_at == 1000.2
+    assert pic.detections.xyxy.tolist() == [[40, 80, 120, 160]] and pic.detections.class_names == ("fire",)
+    assert pic.points([(320, 180), (0, 90)]) == [(1280, 720), (0, 360)]
+    for main in (None, Frame("C", 9, 1001.0, 0, big.image)):  # no main frame, or one of another moment
+        fallback = evidence_picture(result, main)
+        assert fallback.image is small.image and fallback.detections is det and fallback.scale == (1.0, 1.0)
