@@ -1,4 +1,4 @@
-"""`sharpeyes run | check-config | press | receiver | user | eval | train`: the command line."""
+"""`sharpeyes run | check-config | press | receiver | user | eval`: the command line."""
 
 from __future__ import annotations
 

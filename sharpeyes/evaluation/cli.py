@@ -1,4 +1,4 @@
-"""`sharpeyes eval SUITE.yaml` (and `sharpeyes train`): argument parsing only; heavy imports stay lazy."""
+"""`sharpeyes eval SUITE.yaml`: argument parsing only; heavy imports stay lazy."""
 
 from __future__ import annotations
 
