@@ -123,6 +123,17 @@ def list_deliveries(
     return [dict(r) for r in conn.execute(stmt.order_by(outbox.c.id.desc()).limit(limit)).mappings()]
 
 
+def delivery_place(conn: Connection, delivery_id: int) -> tuple[str | None, str | None] | None:
+    """(street, grid) of a delivery's incident for scope checks; None when there is no such delivery."""
+    row = conn.execute(
+        select(incidents.c.street_id, incidents.c.grid_id)
+        .select_from(outbox)
+        .join(incidents, incidents.c.id == outbox.c.incident_id, isouter=True)
+        .where(outbox.c.id == delivery_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def requeue_delivery(conn: Connection, delivery_id: int, now: float) -> dict[str, Any] | None:
     """An operator's retry of a dead letter: a fresh schedule, the same webhook-id."""
     row = conn.execute(select(outbox).where(outbox.c.id == delivery_id)).mappings().first()

@@ -17,6 +17,7 @@ from alarms.lifecycle import TRANSITIONS, InvalidTransition
 from alarms.outbox import OutboxItem
 from alarms.queries import (
     IncidentFilter,
+    delivery_place,
     incident_timeline,
     kpi_rows,
     list_deliveries,
@@ -119,13 +120,26 @@ async def act(
 
 
 @router.get("/devices")
-def get_devices(svc: Svc, _: CurrentPrincipal) -> dict[str, Any]:
+def get_devices(svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Devices in the caller's grids; devices in no grid (unknown to the config) only to unscoped callers."""
     with svc.store.read() as conn:
-        rows = list_devices(conn)
+        rows = [r for r in list_devices(conn) if _device_visible(svc, principal, r.get("grid_id"))]
     for r in rows:
         for k in ("first_seen", "last_seen"):
             r[k] = iso(r[k])
     return {"items": rows, "unknown": [r for r in rows if not r["known"]]}
+
+
+def _device_visible(svc: Services, principal: Principal, grid_id: str | None) -> bool:
+    scope = principal.scope
+    if scope.streets is None and scope.grids is None:
+        return True
+    grid = svc.engine.directory.grids.get(grid_id) if grid_id else None
+    return grid is not None and scope.allows(grid.street, grid.id)
+
+
+def _delivery_visible(principal: Principal, street_id: str | None, grid_id: str | None) -> bool:
+    return street_id is None or principal.scope.allows(street_id, grid_id or "")
 
 
 def _delivery_out(d: dict[str, Any]) -> dict[str, Any]:
@@ -147,14 +161,17 @@ def get_deliveries(
 ) -> dict[str, Any]:
     with svc.store.read() as conn:
         rows = list_deliveries(conn, status_, incident_id, channel, limit)
-    rows = [r for r in rows if r["street_id"] is None or principal.scope.allows(r["street_id"], r["grid_id"])]
+    rows = [r for r in rows if _delivery_visible(principal, r["street_id"], r["grid_id"])]
     return {"items": [_delivery_out(r) for r in rows], "count": len(rows)}
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-async def retry_delivery(delivery_id: int, svc: Svc, _: Supervisor) -> dict[str, Any]:
+async def retry_delivery(delivery_id: int, svc: Svc, principal: Supervisor) -> dict[str, Any]:
     def requeue() -> dict[str, Any] | None:
         with svc.store.write() as conn:
+            place = delivery_place(conn, delivery_id)
+            if place is None or not _delivery_visible(principal, *place):
+                return None  # out of scope answers like a missing one
             return requeue_delivery(conn, delivery_id, svc.clock())
 
     row = await run_in_threadpool(requeue)

@@ -15,7 +15,9 @@ from dashboard import signin as signin_routes
 from dashboard import ui, video_api
 from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
+from dashboard.body_limit import BodyLimit
 from dashboard.docs import install_docs
+from dashboard.security_headers import SecurityHeaders
 from dashboard.services import Runtime
 from dashboard.signin import SignIn
 
@@ -47,13 +49,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(ui.router)
     ui.mount_static(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        limit = 65536
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit)  # 413 also for chunked bodies without Content-Length; deep JSON 422
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, 413s included, carries the headers
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
