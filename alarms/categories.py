@@ -16,14 +16,17 @@ class Category:
     title_zh: str
     title_en: str
     to_webhooks: bool = True
+    # Opened on a suspicion (a camera's first sightings, certainty Likely) before a rule confirms it:
+    # endpoints that only take confirmed incidents hear of it at its confirmation.
+    graded: bool = False
 
 
 CATEGORIES: dict[str, Category] = {
     c.name: c
     for c in (
         Category("sos", 1, "Immediate", "Extreme", True, "一键报警求助", "SOS button pressed"),
-        Category("fire", 1, "Immediate", "Extreme", True, "火情", "Fire"),
-        Category("smoke", 2, "Immediate", "Severe", False, "烟雾", "Smoke"),
+        Category("fire", 1, "Immediate", "Extreme", True, "火情", "Fire", graded=True),
+        Category("smoke", 2, "Immediate", "Severe", False, "烟雾", "Smoke", graded=True),
         Category("crowd", 2, "Expected", "Moderate", False, "人员聚集", "Crowding"),
         Category("gathering", 2, "Expected", "Moderate", False, "突发聚集", "Sudden gathering"),
         Category("tamper", 2, "Expected", "Moderate", False, "设备防拆报警", "Device tamper"),
@@ -46,6 +49,16 @@ CATEGORIES: dict[str, Category] = {
 
 SYSTEM_CATEGORIES = frozenset({"video_loss", "device_offline", "low_battery", "dispatch_failure"})
 """Conditions the system opens and closes by itself when the cause goes away."""
+
+
+# CAP certainty, least to most certain. Observed is a confirmed incident; camera rules open Likely ones.
+CERTAINTIES = ("Unknown", "Unlikely", "Possible", "Likely", "Observed")
+CONFIRMED = "Observed"
+
+
+def certainty_rank(value: str | None) -> int:
+    """Position in CERTAINTIES; an unknown value ranks lowest."""
+    return CERTAINTIES.index(value) if value in CERTAINTIES else 0
 
 
 def category(name: str) -> Category:

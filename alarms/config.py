@@ -80,6 +80,11 @@ class WebhookConfig(Strict):
     secret_env: str = Field(description="environment variable holding the signing secret (whsec_… or raw)")
     events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
     categories: list[str] | None = Field(None, description="only these incident categories (default: all)")
+    min_level: Literal["suspected", "confirmed"] = Field(
+        "confirmed",
+        description="confirmed: an incident opened on suspicion (camera fire/smoke, certainty Likely) is "
+        "sent once a rule confirms it, as incident.created; suspected: from its first sighting",
+    )
     retry: RetryConfig = RetryConfig()
     timeout_s: float = Field(5.0, gt=0, le=120)
 

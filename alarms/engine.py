@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alarms.categories import SYSTEM_CATEGORIES, category
+from alarms.categories import SYSTEM_CATEGORIES, category, certainty_rank
 from alarms.config import SlaConfig
 from alarms.delivery import mark_delivered_sql
 from alarms.devices import touch_devices
@@ -600,3 +600,37 @@ class IncidentEngine:
         change = {"action": action, "actor": actor, "note": note, "version": incident.version}
         rows = self.routing.rows_for(public, action, change, now, source_ts)
         return Change(incident, action, uow.add_outbox(rows), public)
+
+    # ----- camera observations: confirmation and clearing (issue 3) --------------------------------------
+    def observe_condition(self, trigger: Trigger, *, cleared: bool = False) -> Change | None:
+        """A camera rule's observation, like raise_condition, plus the two things a retrigger does not say:
+        a confirmation raises the incident's certainty (Likely → Observed, action ``confirmed``: dispatch
+        endpoints that wait for confirmed incidents get it as ``incident.created``), and ``cleared`` (smoke
+        gone, crowd below its clear level) goes on the open incident's timeline without closing it or
+        opening one. None for a repeated event id, or a clearing with no incident open."""
+
+        def body(uow: UnitOfWork) -> Change | None:
+            current = self._active(uow, f"{trigger.category}:{trigger.source_id}")
+            if cleared and current is None:
+                return None
+            if trigger.event_id and not self._first_sightings(uow.conn, [(trigger.event_id, trigger.ts)]):
+                self.metrics.duplicates.inc()
+                return None
+            if current is None:
+                return self._open_or_update(uow, trigger)
+            values: dict[str, Any] = {"evidence": {**current.evidence, **trigger.evidence}}
+            action = "cleared"
+            if not cleared:
+                values |= {"trigger_count": current.trigger_count + 1, "last_trigger_at": trigger.ts}
+                surer = certainty_rank(trigger.certainty) > certainty_rank(current.certainty)
+                action = "confirmed" if surer else "retrigger"
+                if surer:
+                    values["certainty"] = trigger.certainty
+            return self._update(
+                uow, current, action, trigger.source_id, trigger.note, values, trigger.ts, trigger.source_ts
+            )
+
+        change = self._with_retry(body)
+        if change is not None:
+            self._publish([change])
+        return change

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from alarms.categories import category
+from alarms.categories import CONFIRMED, category, certainty_rank
 from alarms.config import WebhookConfig
 from alarms.schema import outbox
 from alarms.timefmt import iso
@@ -51,6 +51,7 @@ class OutboxItem:
 
 
 def event_type_for(action: str) -> str:
+    """The event type of a change (``confirmed``, a camera rule confirming a suspicion, is an update)."""
     if action == "created":
         return "incident.created"
     if action == "escalate":
@@ -69,6 +70,24 @@ def envelope(event_type: str, incident: dict[str, Any], change: dict[str, Any], 
     return {"type": event_type, "timestamp": iso(now), "data": {**incident, "change": change}}
 
 
+def endpoint_event(hook: WebhookConfig, category_name: str, action: str, confirmed: bool) -> str | None:
+    """The event type this endpoint gets for a change, or None.
+
+    Police dispatch acts on confirmed incidents; operators see suspected ones on the page and over MQTT. An
+    endpoint with ``min_level: confirmed`` therefore hears nothing of an unconfirmed incident, and the change
+    that confirms it is the first it hears: ``incident.created`` (with ``change.action`` ``confirmed``).
+    """
+    if hook.categories is not None and category_name not in hook.categories:
+        return None
+    event_type = event_type_for(action)
+    if hook.min_level == "confirmed":
+        if not confirmed:
+            return None
+        if action == "confirmed":
+            event_type = "incident.created"
+    return event_type if event_type in hook.events else None
+
+
 @dataclass(frozen=True, slots=True)
 class Routing:
     """Where incident changes go: webhook endpoints and the MQTT topic prefix."""
@@ -77,13 +96,14 @@ class Routing:
     prefix: str
 
     def sends_webhook(self, category_name: str, action: str) -> bool:
-        if not category(category_name).to_webhooks:
+        """Whether a change is likely to reach an endpoint (the engine marks dispatch pending). Asked without
+        the incident: a graded category counts as unconfirmed except for its confirmation, so a suspicion
+        never shows "dispatch pending" for an endpoint that waits for confirmation."""
+        cat = category(category_name)
+        if not cat.to_webhooks:
             return False
-        event_type = event_type_for(action)
-        return any(
-            event_type in hook.events and (hook.categories is None or category_name in hook.categories)
-            for hook in self.endpoints
-        )
+        confirmed = not cat.graded or action == "confirmed"
+        return any(endpoint_event(h, category_name, action, confirmed) for h in self.endpoints)
 
     def rows_for(
         self,
@@ -96,6 +116,8 @@ class Routing:
         event_type = event_type_for(action)
         cat = category(incident["category"])
         body = dumps(envelope(event_type, incident, change, now))
+        bodies = {event_type: body}
+        confirmed = certainty_rank(incident.get("certainty")) >= certainty_rank(CONFIRMED)
         base = {
             "incident_id": incident["id"],
             "event_type": event_type,
@@ -109,12 +131,20 @@ class Routing:
         rows: list[dict[str, Any]] = []
         if cat.to_webhooks:
             for hook in self.endpoints:
-                if event_type not in hook.events:
+                hook_event = endpoint_event(hook, incident["category"], action, confirmed)
+                if hook_event is None:
                     continue
-                if hook.categories is not None and incident["category"] not in hook.categories:
-                    continue
+                if hook_event not in bodies:
+                    bodies[hook_event] = dumps(envelope(hook_event, incident, change, now))
                 rows.append(
-                    {**base, "msg_id": _msg_id(), "channel": "webhook", "target": hook.name, "payload": body}
+                    {
+                        **base,
+                        "event_type": hook_event,
+                        "msg_id": _msg_id(),
+                        "channel": "webhook",
+                        "target": hook.name,
+                        "payload": bodies[hook_event],
+                    }
                 )
         rows.append(
             {

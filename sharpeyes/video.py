@@ -266,7 +266,20 @@ class VideoPipeline:
             obs.confidence,
         )
         if obs.level is ObservationLevel.CLEARED:
-            return  # fire is latched; crowd and smoke incidents are closed by operators
+            # On the open incident's timeline only: fire is latched, crowd and smoke are closed by operators.
+            cleared = {"cleared_at": obs.ts, "cleared_rule": obs.rule, "cleared_count": obs.count}
+            trigger = Trigger(
+                category=obs.kind,
+                source_kind="camera",
+                source_id=cam_id,
+                placement=seen.group.placement,
+                ts=obs.ts,
+                note=_note(obs),
+                evidence=_jsonable(cleared),
+                event_id=obs.event_id,
+            )
+            self._engine_call(self.engine.observe_condition, trigger, cleared=True)
+            return
         evidence: dict[str, Any] = {
             **obs.evidence,
             "rule": obs.rule,
@@ -293,7 +306,7 @@ class VideoPipeline:
             certainty="Observed" if obs.level is ObservationLevel.CONFIRMED else "Likely",
             event_id=obs.event_id,
         )
-        if self._engine_call(self.engine.raise_condition, trigger):
+        if self._engine_call(self.engine.observe_condition, trigger):
             self.metrics.observation_to_incident.labels(obs.kind).observe(max(0.0, time.time() - obs.ts))
 
     def _snapshot(self, seen: _Seen) -> str | None:
@@ -343,11 +356,11 @@ class VideoPipeline:
             cam.video_lost = False
             self._engine_call(self.engine.clear_condition, "video_loss", cam.config.id, "video back")
 
-    def _engine_call(self, fn: Any, *args: Any) -> bool:
+    def _engine_call(self, fn: Any, *args: Any, **kwargs: Any) -> bool:
         """Blocking store writes, retried briefly: a busy database must not lose a fire."""
         for attempt, pause in enumerate((*_RETRIES, None)):
             try:
-                fn(*args)
+                fn(*args, **kwargs)
                 return True
             except Exception:
                 self.metrics.errors.labels("engine").inc()

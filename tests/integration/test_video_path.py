@@ -158,11 +158,18 @@ def test_fire_clips_raise_fire_within_seconds_and_people_clips_do_not(rig: Rig) 
     assert wait_for(lambda: rig.of("FIRE-ROOM", "fire")[0]["evidence"]["level"] == "confirmed", 10, 0.2)
     room = rig.svc.get(f"/api/incidents/{rig.of('FIRE-ROOM', 'fire')[0]['id']}").json()
     assert {"snapshot_suspected", "snapshot_confirmed"} <= set(room["evidence"])
-    assert [e["action"] for e in room["timeline"]][:2] == ["created", "retrigger"]
-    # Dispatch got the fire by signed webhook.
-    assert rig.receiver.wait_for(
-        lambda r: any(x.body["data"]["category"] == "fire" for x in r.values()), 15
-    ), "no fire webhook"
+    assert [e["action"] for e in room["timeline"]][:2] == ["created", "confirmed"]
+    assert room["certainty"] == "Observed"
+
+    # Dispatch (min_level confirmed by default) heard of the fire only when it was confirmed, as created.
+    def room_fire(r: dict[str, Any]) -> list[dict[str, Any]]:
+        bodies = [x.body for x in r.values() if x.body["data"]["id"] == room["id"]]
+        return sorted(bodies, key=lambda b: b["data"]["version"])
+
+    assert rig.receiver.wait_for(room_fire, 15), "no fire webhook"
+    first = room_fire(rig.receiver.received)[0]
+    assert (first["type"], first["data"]["change"]["action"]) == ("incident.created", "confirmed")
+    assert first["data"]["certainty"] == "Observed" and first["data"]["version"] == 2
     assert rig.receiver.bad_signatures == 0
 
     rig.wait_seconds_since_ready(12)  # the people clips have been analysed for at least ~10 s
