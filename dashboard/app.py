@@ -17,6 +17,7 @@ from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
 from dashboard.body_limit import BodyLimit
 from dashboard.docs import install_docs
+from dashboard.errors import install_error_handlers
 from dashboard.security_headers import SecurityHeaders
 from dashboard.services import Runtime
 from dashboard.signin import SignIn
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url=None,
     )
     install_docs(app)
+    install_error_handlers(app)
     app.include_router(router)
     app.include_router(video_api.router)
     app.include_router(signin_routes.router)
