@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from dashboard import live_api, ui, video_api
 from dashboard import signin as signin_routes
-from dashboard import ui, video_api
 from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
 from dashboard.body_limit import BodyLimit
@@ -33,6 +33,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            if svc.live is not None:  # peer connections first: they read from the cameras
+                await svc.live.aclose()
             await runtime.stop()
 
     app = FastAPI(
@@ -47,6 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(video_api.router)
+    app.include_router(live_api.router)
     app.include_router(signin_routes.router)
     app.include_router(ui.router)
     ui.mount_static(app)

@@ -41,3 +41,19 @@ class SessionConfig(Strict):
 class AuthConfig(Strict):
     api_tokens: list[ApiToken] = Field(default_factory=list)
     sessions: SessionConfig = SessionConfig()
+
+
+class LiveVideoConfig(Strict):
+    """Live view in the operator page: WebRTC first, MJPEG or refreshed pictures when it cannot connect."""
+
+    webrtc: bool = Field(True, description="false: the page goes straight to MJPEG")
+    mode: Literal["auto", "passthrough", "transcode"] = Field(
+        "auto",
+        description="auto: the camera's H.264 is sent as-is unless it has B-frames (which browsers' WebRTC "
+        "decoders refuse); those cameras are re-encoded once, shared by all their viewers",
+    )
+    max_viewers_per_camera: int = Field(8, ge=1, le=100, description="WebRTC and MJPEG viewers, each")
+    mjpeg_max_fps: float = Field(5.0, gt=0, le=30)
+    idle_stop_s: float = Field(
+        20.0, ge=0, description="keep a camera's live source this long after its last viewer"
+    )

@@ -14,8 +14,10 @@ from alarms.delivery import DeliveryWorker
 from alarms.engine import IncidentEngine
 from alarms.store import Store
 from dashboard.auth import TokenBook
-from dashboard.config import AuthConfig
+from dashboard.config import AuthConfig, LiveVideoConfig
 from dashboard.live import LiveHub
+from dashboard.webrtc import WebRtcHub
+from ingest.types import Frame
 
 
 class VideoView(Protocol):
@@ -26,6 +28,14 @@ class VideoView(Protocol):
     def camera_scope(self, camera_id: str) -> tuple[str, str] | None: ...
 
     def snapshot_path(self, camera_id: str, filename: str) -> Path | None: ...
+
+    def latest_frame(self, camera_id: str, newer_than: int, timeout: float) -> Frame | None:
+        """The live-view stream's newest decoded frame (blocking up to ``timeout`` for a newer one)."""
+        ...
+
+    def latest_detections(self, camera_id: str) -> dict[str, Any] | None:
+        """The newest detector result as ``{frame_size, captured_at, boxes: [{xyxy, label, score}]}``."""
+        ...
 
 
 @dataclass(slots=True)
@@ -40,6 +50,8 @@ class Services:
     clock: Callable[[], float] = time.time
     video: VideoView | None = None
     auth: AuthConfig = field(default_factory=AuthConfig)  # session cookie and lockout settings
+    live: WebRtcHub | None = None  # WebRTC live view (None without cameras)
+    live_config: LiveVideoConfig = field(default_factory=LiveVideoConfig)
 
 
 class Runtime(Protocol):

@@ -25,6 +25,7 @@ from alarms.store import Store
 from dashboard.auth import Principal, TokenBook
 from dashboard.live import LiveHub
 from dashboard.services import Services
+from dashboard.webrtc import WebRtcHub
 from ingest.button_payload import Reject
 from ingest.mqtt_client import ButtonListener
 from ingest.types import PanicSignal
@@ -141,8 +142,25 @@ class LocalRuntime:
             clock=clock,
             auth=settings.auth,
             video=self.video,
+            live=self._live_hub(),
+            live_config=settings.live_video,
         )
         self._ticker: asyncio.Task[None] | None = None
+
+    def _live_hub(self) -> WebRtcHub | None:
+        """WebRTC live view of the enabled cameras; B-frame cameras re-encode the reader's own frames."""
+        if self.video is None:
+            return None
+        live, cams = self.settings.live_video, [c for c in self.settings.cameras if c.enabled]
+        return WebRtcHub(
+            {c.id: c.url for c in cams},
+            transports={c.id: c.transport for c in cams},
+            mode=live.mode,
+            frames=self.video.latest_frame,
+            max_viewers_per_camera=live.max_viewers_per_camera,
+            idle_stop_s=live.idle_stop_s,
+            enabled=live.webrtc,
+        )
 
     # ----- wiring callbacks ------------------------------------------------------------------------------
     def _on_signals(self, sigs: list[PanicSignal]) -> list[str]:

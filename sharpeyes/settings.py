@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
-from dashboard.config import AuthConfig, HttpConfig
+from dashboard.config import AuthConfig, HttpConfig, LiveVideoConfig
 from detectors.config import DetectorConfig
 from ingest.config import ButtonConfig, MqttConfig, PresenceConfig, Strict
 from sharpeyes.video_config import CameraConfig, VideoConfig, video_problems
@@ -35,6 +35,7 @@ class Settings(Strict):
     cameras: list[CameraConfig] = Field(default_factory=list)
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict)
     video: VideoConfig = VideoConfig()
+    live_video: LiveVideoConfig = LiveVideoConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

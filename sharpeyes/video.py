@@ -122,6 +122,7 @@ class VideoPipeline:
         self._batchers: dict[str, CrossCameraBatcher] = {}
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
+        self._latest_results: dict[str, DetectionResult] = {}  # per camera, for the live-view overlay
 
     def _camera_state(self, cam: CameraConfig, directory: GridDirectory) -> CameraState:
         grid = directory.grid_placement(cam.grid)
@@ -204,6 +205,7 @@ class VideoPipeline:
     # ----- detector results → rules (batcher threads) ----------------------------------------------------
     def _on_result(self, detector: str, result: DetectionResult) -> None:
         group = self.cameras[result.frame.camera_id].groups[detector]
+        self._latest_results[result.frame.camera_id] = result
         seen, observations = group.feed(result)
         for obs in observations:
             self.metrics.capture_to_observation.labels(obs.kind).observe(
@@ -379,6 +381,36 @@ class VideoPipeline:
 
     def snapshot_path(self, camera_id: str, filename: str) -> Path | None:
         return self.snapshots.resolve(camera_id, filename)
+
+    def latest_frame(self, camera_id: str, newer_than: int = -1, timeout: float = 0.0) -> Frame | None:
+        """The newest full-rate decoded frame for live view (MJPEG, and WebRTC of B-frame cameras)."""
+        cam = self.cameras.get(camera_id)
+        if cam is None:
+            return None
+        keyframes_only = cam.config.detect_url and cam.config.main_keyframes_only
+        stream = "detect" if keyframes_only else "main"
+        return self.manager.latest(camera_id, newer_than=newer_than, timeout=timeout, stream=stream)
+
+    def latest_detections(self, camera_id: str) -> dict[str, Any] | None:
+        """The newest detector boxes of a camera, in frame pixels (the page draws them over the video)."""
+        result = self._latest_results.get(camera_id)
+        if result is None:
+            return None
+        det, image = result.detections, result.frame.image
+        return {
+            "camera_id": camera_id,
+            "frame_size": [int(image.shape[1]), int(image.shape[0])],
+            "captured_at": result.frame.captured_at,
+            "model": result.model,
+            "boxes": [
+                {
+                    "xyxy": [round(float(v), 1) for v in det.xyxy[i]],
+                    "label": det.name_of(int(det.class_ids[i])),
+                    "score": round(float(det.scores[i]), 3),
+                }
+                for i in range(len(det))
+            ],
+        }
 
     def status(self) -> list[dict[str, Any]]:
         """Every configured camera with its stream health; credential-free."""

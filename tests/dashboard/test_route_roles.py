@@ -91,6 +91,29 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/snapshots/{camera_id}/{filename}"): row(
         "/api/snapshots/CAM-01/x.jpg", 401, 404, 404, 404, 404, 404
     ),
+    # Live video (no cameras in this app: in-scope callers get 404 too; tests/dashboard/test_live_api.py
+    # covers scope with real cameras).
+    ("POST", "/api/cameras/{camera_id}/webrtc"): row(
+        "/api/cameras/CAM-01/webrtc",
+        401,
+        404,
+        404,
+        404,
+        404,
+        404,
+        body={"sdp": "v=0 an offer", "type": "offer"},
+    ),
+    ("DELETE", "/api/cameras/{camera_id}/webrtc/{peer_id}"): row(
+        "/api/cameras/CAM-01/webrtc/p1", 401, 404, 404, 404, 404, 404
+    ),
+    ("GET", "/api/cameras/{camera_id}/mjpeg"): row("/api/cameras/CAM-01/mjpeg", 401, 404, 404, 404, 404, 404),
+    ("GET", "/api/cameras/{camera_id}/frame.jpg"): row(
+        "/api/cameras/CAM-01/frame.jpg", 401, 404, 404, 404, 404, 404
+    ),
+    ("GET", "/api/cameras/{camera_id}/detections"): row(
+        "/api/cameras/CAM-01/detections", 401, 404, 404, 404, 404, 404
+    ),
+    ("GET", "/api/live"): row("/api/live", 401, 403, 403, 200, 403, 403),
 }
 ANONYMOUS = {
     ("GET", "/healthz"),

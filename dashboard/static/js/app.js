@@ -4,7 +4,7 @@
 import { t, applyI18n, setLang, getLang, LANGS, onLangChange, tv } from "./i18n.js";
 import { h, replace, setServerTime } from "./dom.js";
 import { api, setCsrf } from "./api.js";
-import { store, emit, upsert, setGrids, subscribe, OPEN_STATES } from "./store.js";
+import { store, emit, upsert, setGrids, subscribe, select, OPEN_STATES } from "./store.js";
 import { connectLive } from "./live.js";
 import { setAlarm, unlockAudio, alarmState, audioState } from "./alarm.js";
 import { initQueue } from "./queue.js";
@@ -12,8 +12,9 @@ import { initDetail } from "./detail.js";
 import { initMap } from "./map.js";
 import { initKpis } from "./kpis.js";
 import { initDevices } from "./devices.js";
+import { initWall } from "./wall.js";
 
-const VIEWS = ["queue", "map", "kpis", "devices"];
+const VIEWS = ["queue", "map", "kpis", "wall", "devices"];
 
 async function loadIncidents() {
   const open = OPEN_STATES.map((s) => `state=${s}`).join("&");
@@ -37,8 +38,19 @@ function onIncident(event) {
   if (upsert(inc)) {
     emit("incident", inc);
     emit("live", inc);
+    if (event.action === "created") linkage(inc);
   }
   updateAlarm();
+}
+
+// Alarm linkage (报警联动): a new button or camera incident opens in the detail panel with its linked
+// cameras' live video, unless the operator is typing a note on the incident already open.
+function linkage(inc) {
+  if (!["button", "camera"].includes(inc.source_kind)) return;
+  const busy = document.querySelector("#detail .action-form");
+  const current = store.selected === null ? null : store.incidents.get(store.selected);
+  if (busy || (current && current.priority < inc.priority && OPEN_STATES.includes(current.state))) return;
+  select(inc.id);
 }
 
 function show(view) {
@@ -81,6 +93,7 @@ async function main() {
   initMap(document.querySelector("#map"));
   initKpis(document.querySelector("#kpis"));
   initDevices(document.querySelector("#devices"));
+  initWall(document.querySelector("#wall"));
   subscribe((reason, data) => { if (reason === "navigate") show(data); });
   onLangChange(() => emit("lang"));
   const grids = await api("/api/grids");
