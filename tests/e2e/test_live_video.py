@@ -3,7 +3,6 @@ mosquitto and Debian's Chromium. Frames decoded are counted in the page (getVide
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from dashboard.users import UserStore
 from tests.e2e.conftest import GRIDS, PASSWORD, USERS
 from tests.support.browser import sign_in
 from tests.support.buttons import ButtonSim
+from tests.support.clips import baseline_clip
 from tests.support.mosquitto import Mosquitto
 from tests.support.rtsp import RtspServer, require_gstreamer
 from tests.support.service import TOKEN, Service, write_config
@@ -34,16 +34,6 @@ WALL_PLAYING = (
     "() => { const vs = [...document.querySelectorAll('#wall-grid video')];"
     " return vs.length === 2 && vs.every(v => v.getVideoPlaybackQuality().totalVideoFrames > 0); }"
 )
-
-
-def baseline_clip(path: Path) -> Path:
-    """A B-frame-free H.264 clip (what most IP cameras send): its packets go to the browser unchanged."""
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25:duration=8",
-         "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p", str(path)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return path
 
 
 @pytest.fixture(scope="module")
