@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,18 @@ class Behaviour:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        """A sender that dies mid-request (a killed service) is normal here, not a traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            log.debug("connection from %s dropped: %s", client_address, exc)
+        else:
+            super().handle_error(request, client_address)
+
+
 class DispatchReceiver:
     def __init__(self, secret: str, host: str = "127.0.0.1", port: int = 0, path: str = "/hook") -> None:
         self.key = secret_key(secret)
@@ -43,8 +56,7 @@ class DispatchReceiver:
         self.duplicates = 0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler())
         self._thread: threading.Thread | None = None
 
     @property
