@@ -38,6 +38,8 @@ def services(request: Request) -> Services:
 
 
 Svc = Annotated[Services, Depends(services)]
+# Unix seconds within what a datetime can show (years 1970-9999): beyond it, formatting the echo would fail.
+Epoch = Annotated[float | None, Query(ge=0, le=253402300799, description="Unix time in seconds")]
 
 
 def _visible(svc: Services, principal: Principal, incident_id: int):  # type: ignore[no-untyped-def]
@@ -59,8 +61,8 @@ def get_incidents(
     grid: Annotated[list[str], Query()] = [],  # noqa: B006
     street: Annotated[list[str], Query()] = [],  # noqa: B006
     active: bool | None = None,
-    since: float | None = None,
-    until: float | None = None,
+    since: Epoch = None,
+    until: Epoch = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -182,7 +184,7 @@ async def retry_delivery(delivery_id: int, svc: Svc, principal: Supervisor) -> d
 
 
 @router.get("/kpis")
-def get_kpis(svc: Svc, principal: CurrentPrincipal, since: float | None = None, until: float | None = None):  # type: ignore[no-untyped-def]
+def get_kpis(svc: Svc, principal: CurrentPrincipal, since: Epoch = None, until: Epoch = None):  # type: ignore[no-untyped-def]
     with svc.store.read() as conn:
         rows = kpi_rows(conn, principal.scope, since, until)
     return {"since": iso(since), "until": iso(until), **kpis(rows, svc.clock())}

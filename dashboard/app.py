@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -79,7 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             {"ready": all(checks.values()), "checks": checks}, 200 if all(checks.values()) else 503
         )
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)  # documented as text, which it is
     def metrics(request: Request, _: CurrentPrincipal) -> Response:
         return Response(generate_latest(request.app.state.services.registry), media_type=CONTENT_TYPE_LATEST)
 
