@@ -398,3 +398,85 @@ async def test_sweep_does_not_resend_what_submit_delivered(real_time_rig, receiv
     finally:
         await h.worker.stop()
     assert receiver.attempts == 1, f"webhook POSTed {receiver.attempts} times"
+
+
+class BrokenResponses:
+    """An HTTP server that reads each request, then answers the first `broken` ones with a response cut
+    off mid-body (connection reset), and a proper 200 after that."""
+
+    def __init__(self, broken: int) -> None:
+        self.broken = broken
+        self.requests: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(
+                    next(
+                        h.split(b":")[1]
+                        for h in head.split(b"\r\n")
+                        if h.lower().startswith(b"content-length")
+                    )
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests.append(head)
+                if len(self.requests) <= self.broken:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                else:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@SQLITE_ONLY
+async def test_connection_closed_mid_body_is_retried_with_the_same_id(real_time_rig) -> None:  # type: ignore[no-untyped-def]
+    server = BrokenResponses(broken=2)
+    hooks = [webhook(server.url, delays_s=[0.05])]
+    rig = real_time_rig(hooks)
+    h = Harness(rig, hooks)
+    await h.start()
+    try:
+        [change] = rig.press(seq=1)
+        h.worker.submit(change.outbox)
+        await wait_until(h.settled)
+    finally:
+        await h.worker.stop()
+        server.close()
+    row = h.webhook_row()
+    assert (row["status"], row["attempts"], row["last_status"]) == ("delivered", 3, 200)
+    ids = {line for head in server.requests for line in head.split(b"\r\n") if line.startswith(b"webhook-id")}
+    assert len(server.requests) == 3 and len(ids) == 1  # one message, sent three times
+
+
+@SQLITE_ONLY
+async def test_slow_receiver_times_out_and_is_retried(real_time_rig, receiver) -> None:  # type: ignore[no-untyped-def]
+    hooks = [webhook(receiver.url, delays_s=[0.05], max_attempts=2).model_copy(update={"timeout_s": 0.2})]
+    rig = real_time_rig(hooks)
+    receiver.behaviour = Behaviour(delay_s=0.5)
+    h = Harness(rig, hooks)
+    await h.start()
+    try:
+        [change] = rig.press(seq=1)
+        h.worker.submit(change.outbox)
+        await wait_until(lambda: len(h.dead) == 1)
+    finally:
+        await h.worker.stop()
+    row = h.webhook_row()
+    assert (row["status"], row["attempts"], row["last_error"]) == ("dead", 2, "timeout")
+    assert receiver.attempts == 2
