@@ -45,5 +45,9 @@ echo "== ruff"
 "$VENV/bin/ruff" check .
 echo "== import layers"
 "$VENV/bin/lint-imports"
+echo "== dependency audit"
+# Needs an online vulnerability database; without one it says NOT AUDITED loudly (never a silent pass).
+# SHARPEYES_REQUIRE_AUDIT=1 (set it where the network allows) makes "could not audit" fail the run.
+"$VENV/bin/python" scripts/audit.py
 echo "== pytest"
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
