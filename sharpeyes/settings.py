@@ -105,9 +105,7 @@ def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProble
             problems.append(ConfigProblem(("buttons", i, "grid"), f"unknown grid {button.grid!r}"))
         for j, camera_id in enumerate(button.cameras):  # linked video for the operator: must exist
             if camera_id not in camera_ids:
-                problems.append(
-                    ConfigProblem(("buttons", i, "cameras", j), f"unknown camera {camera_id!r}")
-                )
+                problems.append(ConfigProblem(("buttons", i, "cameras", j), f"unknown camera {camera_id!r}"))
     names: set[str] = set()
     for i, hook in enumerate(settings.webhooks):
         if hook.name in names:
