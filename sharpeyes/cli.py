@@ -68,6 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     _setup_logging(args.log_level or settings.log_level)
+    if args.role != "all" or settings.runtime == "ray":
+        from sharpeyes.distributed.roles import run_role
+
+        return run_role(args.role, settings)
     # Several threads (MQTT, engine, event loop) hand each press on; a 1 ms GIL switch interval instead
     # of 5 ms keeps each hand-over short (benchmarks/README.md, SOS latency).
     sys.setswitchinterval(0.001)
@@ -95,10 +99,10 @@ def cmd_press(args: argparse.Namespace) -> int:
     from paho.mqtt.enums import CallbackAPIVersion
 
     from ingest.mqtt_client import configure_client
-    from sharpeyes.settings import ConfigError, load_settings
+    from sharpeyes.settings import ConfigError, SecretsNotNeeded, load_settings
 
-    try:
-        settings = load_settings(args.config)
+    try:  # a drill from another shell: the service's webhook and token secrets are not needed here
+        settings = load_settings(args.config, SecretsNotNeeded(os.environ))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -166,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the service (MQTT, incident engine, delivery, HTTP API)")
     run.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument(
+        "--role",
+        default="all",
+        choices=["all", "shard", "engine", "delivery", "api"],
+        help="all: every part in this process (default); the others run one part of the distributed runtime",
+    )
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check-config", help="validate a config file; one line per problem")

@@ -16,6 +16,7 @@ from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
 from dashboard.config import AuthConfig, HttpConfig, LiveVideoConfig
 from detectors.config import DetectorConfig
 from ingest.config import ButtonConfig, MqttConfig, PresenceConfig, Strict
+from sharpeyes.distributed.config import DistributedConfig
 from sharpeyes.video_config import CameraConfig, VideoConfig, video_problems
 from sharpeyes.yaml_lines import Loc, line_of, load_with_lines
 
@@ -37,6 +38,9 @@ class Settings(Strict):
     video: VideoConfig = VideoConfig()
     live_video: LiveVideoConfig = LiveVideoConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # local: every part in one process (the default); ray: cameras on Ray shards, observations via JetStream
+    runtime: Literal["local", "ray"] = "local"
+    distributed: DistributedConfig = DistributedConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +186,15 @@ def parse_settings(text: str, filename: str = "<config>", env: Mapping[str, str]
         raise ConfigError(filename, sorted(located, key=lambda p: (p.line or 0, format_loc(p.loc))))
     assert settings is not None
     return settings
+
+
+class SecretsNotNeeded(dict[str, str]):
+    """The environment, except that secrets referenced by `*_env` count as set: tools such as `user` and
+    `press` need the storage URL, grids or MQTT address, not the webhook, token or camera secrets of the
+    running service. `${VAR}` interpolation still uses only real variables (it asks `in`, not `get`)."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(key) or "set-elsewhere"
 
 
 def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:

@@ -57,15 +57,6 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
-class _SecretsNotNeeded(dict[str, str]):
-    """The environment, except that secrets referenced by `*_env` count as set: managing users needs only
-    the storage URL and grids, not the webhook, token or MQTT secrets of the running service.
-    `${VAR}` interpolation still uses only real variables (it asks `in`, not `get`)."""
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        return super().get(key) or "set-elsewhere"
-
-
 def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
@@ -73,10 +64,10 @@ def _when(ts: float | None) -> str:
 def cmd_user(args: argparse.Namespace) -> int:
     from alarms.store import Store
     from dashboard.users import UserError, UserStore
-    from sharpeyes.settings import ConfigError, load_settings
+    from sharpeyes.settings import ConfigError, SecretsNotNeeded, load_settings
 
     try:
-        settings = load_settings(args.config, _SecretsNotNeeded(os.environ))
+        settings = load_settings(args.config, SecretsNotNeeded(os.environ))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
