@@ -1,0 +1,30 @@
+"""`distributed:` settings, read only when `runtime: ray` or a `--role` other than `all` is run."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ingest.config import Strict
+
+
+class DistributedConfig(Strict):
+    """Fixed shard count: a camera's shard comes from a stable hash, so it only moves when this changes."""
+
+    shards: int = Field(8, ge=1, le=4096, description="fixed number of camera shards (Ray actors)")
+    ray_address: str = Field("auto", description="Ray cluster to join: auto, ray://host:10001 or host:6379")
+    namespace: str = Field("sharpeyes", description="Ray namespace of the named, detached shard actors")
+    shard_num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per shard actor")
+    shard_num_gpus: float = Field(
+        0.25, ge=0, le=1, description="GPU fraction per shard, requested only when the cluster has GPUs"
+    )
+    reconcile_every_s: float = Field(5.0, gt=0, description="how often the reconciler checks every shard")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma-separated")
+    nats_credentials_env: str | None = Field(None, description="env var naming a NATS .creds file")
+    stream: str = Field("SHARPEYES_OBS", description="JetStream stream carrying observations")
+    stream_replicas: int = Field(1, ge=1, le=5, description="3 in production (a NATS cluster of 3)")
+    duplicate_window_s: float = Field(
+        600.0, gt=0, description="JetStream drops a repeated Nats-Msg-Id (= event_id) inside this window"
+    )
+    consumer: str = Field("engine", description="durable consumer shared by every engine process")
+    ack_wait_s: float = Field(30.0, gt=0, description="unacked observations are redelivered after this")
+    publish_timeout_s: float = Field(5.0, gt=0, description="a shard waits this long for JetStream's ack")
