@@ -1,0 +1,107 @@
+"""`sharpeyes run --role engine`: consume observations from JetStream into PostgreSQL.
+
+One or more of these run beside the Ray cluster. Each builds the same IncidentEngine the local runtime builds
+(version-guarded updates make several on one database safe), pulls from the shared durable consumer and runs
+the deadline tick. Outbox rows it writes are drained by the delivery role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry
+
+from alarms.engine import IncidentEngine
+from alarms.grids import GridDirectory
+from alarms.metrics import AlarmMetrics
+from alarms.observation_bus import ensure_stream
+from alarms.observation_consumer import ObservationConsumer
+from alarms.outbox import Routing
+from alarms.store import Store
+from sharpeyes.distributed.nats_conn import connect
+from sharpeyes.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(settings: Settings, registry: CollectorRegistry) -> tuple[Store, IncidentEngine]:
+    directory = GridDirectory.build(settings.grids)
+    for b in settings.buttons:
+        location = b.location.model_dump(exclude_none=True) if b.location else {}
+        directory.place(b.id, b.grid, tuple(b.cameras), location)
+    store = Store(settings.storage.url)
+    engine = IncidentEngine(
+        store,
+        directory,
+        settings.sla,
+        Routing(settings.webhooks, settings.mqtt.prefix),
+        AlarmMetrics(registry),
+        dedup_window_s=settings.storage.dedup_window_s,
+    )
+    return store, engine
+
+
+async def run_engine(
+    settings: Settings,
+    stop: asyncio.Event,
+    env: Mapping[str, str] | None = None,
+    tick_s: float = 1.0,
+    migrate: bool = True,
+) -> ObservationConsumer:
+    """Until `stop`; returns the consumer (its counters) for tests and logs."""
+    cfg = settings.distributed
+    store, engine = build_engine(settings, CollectorRegistry())
+    if migrate:
+        await asyncio.to_thread(store.migrate)
+    await asyncio.to_thread(engine.warm_up)
+    nc = await connect(cfg, env, name=f"sharpeyes-engine-{os.getpid()}")
+    js = nc.jetstream()
+    await ensure_stream(js, cfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
+    consumer = ObservationConsumer(
+        js, engine, stream=cfg.stream, durable=cfg.consumer, ack_wait_s=cfg.ack_wait_s
+    )
+    await consumer.subscribe()
+    log.info("engine consuming %s/%s from %s", cfg.stream, cfg.consumer, cfg.nats_url)
+    ticker = asyncio.create_task(_tick(engine, stop, tick_s))
+    try:
+        await consumer.run(stop)
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        with contextlib.suppress(Exception):  # acks already sent are flushed; unacked ones are redelivered
+            await nc.flush(timeout=2)
+        with contextlib.suppress(Exception):
+            await nc.close()
+        store.close()
+    return consumer
+
+
+async def _tick(engine: IncidentEngine, stop: asyncio.Event, tick_s: float) -> None:
+    """Deadlines and escalation; every engine ticks (version guards make a double tick harmless)."""
+    while not stop.is_set():
+        await asyncio.sleep(tick_s)
+        try:
+            await asyncio.to_thread(engine.tick, time.time())
+        except Exception:  # loop boundary
+            log.exception("engine tick failed")
+
+
+def main(settings: Settings) -> int:
+    """Blocking entry for the CLI: SIGINT/SIGTERM stop after the current batch is acked."""
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_engine(settings, stop)
+
+    asyncio.run(body())
+    return 0

@@ -1,0 +1,36 @@
+"""`sharpeyes run --role ...`: which part of the distributed runtime this process runs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from sharpeyes.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOT_YET = {
+    "delivery": "the delivery role (JetStream work queue for webhooks) is not built yet; run --role all",
+    "api": "the API role (dashboard over PostgreSQL + live event stream) is not built yet; run --role all",
+}
+
+
+def run_role(role: str, settings: Settings) -> int:
+    """Exit status for the CLI; `all` with `runtime: ray` is refused (each part runs as its own role)."""
+    if role == "all":
+        print(
+            "runtime: ray runs as separate processes: --role shard (Ray reconciler), --role engine, "
+            "--role delivery, --role api",
+            file=sys.stderr,
+        )
+        return 2
+    if role == "engine":
+        from sharpeyes.distributed.engine_role import main
+
+        return main(settings)
+    if role == "shard":
+        from sharpeyes.distributed.reconciler import main as shard_main
+
+        return shard_main(settings)
+    print(NOT_YET[role], file=sys.stderr)
+    return 2
