@@ -64,6 +64,7 @@ incidents = Table(
     Index("ix_incidents_grid", "grid_id"),
     Index("ix_incidents_street", "street_id"),
     Index("ix_incidents_created", "created_at"),
+    Index("ix_incidents_source", "source_id", "category", "id"),  # the previous incident of a source
 )
 
 timeline = Table(
