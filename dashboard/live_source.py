@@ -192,7 +192,8 @@ class PacketSource:
     def _open(self) -> Any:
         import av  # lazy: PyAV is heavy and only needed once somebody watches
 
-        options = {"fflags": "nobuffer", "probesize": "65536", "analyzeduration": "500000"}
+        # No "fflags nobuffer": it drops the packets read while probing, i.e. the stream's first keyframe.
+        options = {"probesize": "65536", "analyzeduration": "500000"}
         if self._kind is SourceKind.RTSP:
             options["rtsp_transport"] = self._transport
         return av.open(open_target(self._url), options=options, timeout=self._timeouts)
@@ -216,6 +217,7 @@ class PacketSource:
             paced = not is_live(self._kind)
             start_wall = 0.0
             first_pts: int | None = None
+            first_dts = 0
             last = offset
             for packet in container.demux(stream):
                 if self._stop.is_set():
@@ -224,9 +226,11 @@ class PacketSource:
                     continue
                 if first_pts is None:
                     first_pts, start_wall = _ticks(packet.pts, stream), time.monotonic()
+                    first_dts = _ticks(packet.dts, stream) if packet.dts is not None else first_pts
                     self.epoch = time.time() - offset / 90000  # wall time of timeline 0 (benchmarks)
                 if paced and packet.dts is not None:  # a file plays in real time
-                    delay = start_wall + (_ticks(packet.dts, stream) - first_pts) / 90000 - time.monotonic()
+                    # pts and dts may start apart (MP4 edit lists): each is measured from its own start
+                    delay = start_wall + (_ticks(packet.dts, stream) - first_dts) / 90000 - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
                 for pts, key, data in convert(packet):

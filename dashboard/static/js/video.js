@@ -20,12 +20,14 @@ export function pinned() {
 
 export function setPinned(ids) { localStorage.setItem(PIN_KEY, JSON.stringify([...new Set(ids)])); }
 
+// The offer goes out with the host candidates gathered so far (no trickle ICE): they come within
+// milliseconds, while "gathering complete" can take a second longer on machines with many interfaces.
 function waitIce(pc) {
   return new Promise((resolve) => {
     if (pc.iceGatheringState === "complete") { resolve(); return; }
-    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, 1000);  // host candidates are there at once; do not wait on anything slower
+    pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+    pc.addEventListener("icecandidate", (e) => { if (e.candidate) setTimeout(resolve, 30); });
+    setTimeout(resolve, 1000);
   });
 }
 
