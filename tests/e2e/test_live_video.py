@@ -3,6 +3,7 @@ mosquitto and Debian's Chromium. Frames decoded are counted in the page (getVide
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Iterator[tupl
         assert "Secr3t-cam" not in (tmp / "svc.log").read_text()
 
 
+def shots(svc: Service) -> Path:
+    """SHARPEYES_SCREENSHOTS=docs/screenshots refreshes the README's pictures."""
+    out = Path(os.environ.get("SHARPEYES_SCREENSHOTS") or svc.log.parent / "shots")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def poll(page: Page, js: str, arg: object = None, timeout: float = 3.0, every: float = 0.02) -> None:
     """Python-side polling with page.evaluate: wait_for_function would need eval, which the CSP forbids."""
     deadline = time.monotonic() + timeout
@@ -120,7 +128,7 @@ def test_button_incident_opens_linked_camera_video_playing_within_3_s(rig, brows
         assert tile.get_attribute("data-mode") == "webrtc"
         frames = page.evaluate(FRAMES, "#linked-video video")
         poll(page, MORE_THAN, ["#linked-video video", frames + 10], timeout=3.0)  # and it plays on
-        page.screenshot(path=str(svc.log.parent / "linked.png"))
+        page.screenshot(path=str(shots(svc) / "incident-live-video.png"))
 
         took = _incident_video(
             page, button, "B-005", seq=2, camera="CAM-P"
@@ -173,5 +181,7 @@ def test_camera_wall_by_street_with_health_badges(rig, browser: Browser) -> None
         page.wait_for_selector("#wall-grid .live-badge.health-online", timeout=5000)
         assert "fps" in page.inner_text("#wall-grid .live-badge")
         assert page.locator("#wall-grid .live-tile[data-camera='CAM-S2']").count() == 0
+        time.sleep(1.0)  # a second of video in the picture
+        page.screenshot(path=str(shots(svc) / "camera-wall.png"))
     finally:
         page.context.close()
