@@ -8,6 +8,7 @@ VENV="${SHARPEYES_VENV:-.venv}"
 PY="${PYTHON:-python3}"
 
 DEBS=(mosquitto postgresql ffmpeg
+      nats-server  # JetStream for the distributed runtime's tests (tests/distributed start their own)
       gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-tools
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
       gstreamer1.0-libav
@@ -39,7 +40,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "== installing sharpeyes with every extra"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,ultralytics]" 2>&1 | grep -v "^WARNING: Location" || true
-"$VENV/bin/python" -c "import sharpeyes, ultralytics, onnxruntime, playwright" >/dev/null
+"$VENV/bin/python" -c "import sharpeyes, ultralytics, onnxruntime, playwright, ray, nats" >/dev/null
 
 echo "== ruff"
 "$VENV/bin/ruff" check .
