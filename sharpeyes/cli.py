@@ -69,9 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     _setup_logging(args.log_level or settings.log_level)
     if args.role != "all" or settings.runtime == "ray":
-        from sharpeyes.distributed.roles import run_role
+        from sharpeyes.distributed.roles import api_settings, run_role
 
-        return run_role(args.role, settings)
+        if args.role != "api":
+            return run_role(args.role, settings)
+        settings = api_settings(settings)  # the local runtime without cameras: they run on the shards
     # Several threads (MQTT, engine, event loop) hand each press on; a 1 ms GIL switch interval instead
     # of 5 ms keeps each hand-over short (benchmarks/README.md, SOS latency).
     sys.setswitchinterval(0.001)

@@ -10,14 +10,19 @@ from sharpeyes.settings import Settings
 log = logging.getLogger(__name__)
 
 NOT_YET = {
-    "delivery": "the delivery role (JetStream work queue for webhooks) is not built yet; run --role all",
-    "api": "the API role (dashboard over PostgreSQL + live event stream) is not built yet; run --role all",
+    "delivery": "the delivery role (JetStream work queue for webhooks) is not built yet: --role api delivers",
 }
+
+
+def api_settings(settings: Settings) -> Settings:
+    """`--role api` for now: the local runtime (HTTP API, MQTT buttons, outbox delivery sweeper, deadline
+    ticks) on the shared PostgreSQL, without cameras, which the Ray shards own."""
+    return settings.model_copy(update={"cameras": [], "runtime": "local"})
 
 
 def run_role(role: str, settings: Settings) -> int:
     """Exit status for the CLI; `all` with `runtime: ray` is refused (each part runs as its own role)."""
-    if role == "all":
+    if role in ("all", "api"):
         print(
             "runtime: ray runs as separate processes: --role shard (Ray reconciler), --role engine, "
             "--role delivery, --role api",

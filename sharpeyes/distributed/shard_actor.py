@@ -77,7 +77,7 @@ class CameraShard:
         return {
             "shard": self.index,
             "pid": os.getpid(),
-            "node_id": ray.get_runtime_context().get_node_id(),
+            "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
             "started_at": self.started_at,
             "pipeline_started_at": self.pipeline_started_at,
             "digest": self.digest,
