@@ -88,6 +88,13 @@ class ButtonListener:
         self.connected_gauge = Gauge(
             "sharpeyes_mqtt_connected", "1 while connected to the broker", registry=registry
         )
+        self.refused = Counter(
+            "sharpeyes_mqtt_connect_refused_total",
+            "Connections the broker refused (bad credentials, not authorised, …), by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self._refused_last = False
         self._log_once = LogOnce()
         self._connected = threading.Event()
         self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
@@ -139,10 +146,14 @@ class ButtonListener:
 
     def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
-            log.error(
-                "MQTT broker %s:%s refused the connection: %s", self.cfg.host, self.cfg.port, reason_code
-            )
+            self.refused.labels(str(reason_code)).inc()
+            self._refused_last = True
+            if self._log_once(("refused", str(reason_code))):  # paho retries: say it once per reason
+                log.error(
+                    "MQTT broker %s:%s refused the connection: %s", self.cfg.host, self.cfg.port, reason_code
+                )
             return
+        self._refused_last = False
         subs = [(f"{self.prefix}/buttons/+/event", 1), (f"{self.prefix}/buttons/+/status", 1)]
         client.subscribe(subs)
         self._connected.set()
@@ -154,7 +165,7 @@ class ButtonListener:
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
         self._connected.clear()
         self.connected_gauge.set(0)
-        if reason_code != 0:
+        if reason_code != 0 and not self._refused_last:  # a refusal was already reported
             log.warning(
                 "MQTT connection to %s:%s lost (%s); reconnecting", self.cfg.host, self.cfg.port, reason_code
             )

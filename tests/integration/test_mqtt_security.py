@@ -208,6 +208,9 @@ def test_service_with_a_wrong_password_is_refused_and_says_so_without_the_passwo
         assert "sharpeyes_mqtt_connected 0.0" in bad.get("/metrics").text
         log = bad.log.read_text()
         assert "refused the connection" in log and "Not authorized" in log
+        assert log.count("refused the connection") == 1  # paho keeps retrying: reported once, counted each
+        assert 'sharpeyes_mqtt_connect_refused_total{reason="Not authorized"}' in bad.get("/metrics").text
+        assert "connection to" not in log  # no misleading "lost (Unspecified error)" after a refusal
         assert wrong not in log and SERVICE_PASSWORD not in log
     finally:
         assert bad.stop() == 0
