@@ -169,9 +169,12 @@ def test_shards_restart_resume_and_move(
         wait_for("restarted shard published again", lambda: rec.status()[0]["published"] > 0, 60)
         again = rec.reconcile()
         assert again[0]["changed"] is False and again[1]["changed"] is False  # same digest: left alone
-        time.sleep(2.0)  # let the consumer apply what the restarted shard published
+        wait_for(
+            "the restarted owner's fire on the open incident",
+            lambda: any(src == a and n > 1 for cat, src, n in incident_rows(pg_url) if cat == "fire"),
+            30,
+        )
         assert fire_sources(pg_url) == sorted([a, b])
-        assert any(src == a and n > 1 for cat, src, n in incident_rows(pg_url) if cat == "fire")
 
         # --- a camera added moves nothing else: only its shard restarts its pipeline ------------------------
         c_new = next(c for c in ids if shard_of(c, SHARDS) == 1 and c != b)
