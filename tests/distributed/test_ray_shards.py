@@ -18,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 import yaml
+from ray.cluster_utils import Cluster
 
 from sharpeyes.distributed.reconciler import Reconciler
 from sharpeyes.distributed.shards import shard_of
 from sharpeyes.settings import Settings
 from tests.distributed.conftest import incident_rows
 from tests.support.nats_server import NatsServer
-
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 SHARDS = 2
