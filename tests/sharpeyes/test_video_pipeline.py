@@ -245,3 +245,39 @@ def test_evidence_picture_scales_boxes_onto_the_main_frame_of_the_same_moment() 
     for main in (None, Frame("C", 9, 1001.0, 0, big.image)):  # no main frame, or one of another moment
         fallback = evidence_picture(result, main)
         assert fallback.image is small.image and fallback.detections is det and fallback.scale == (1.0, 1.0)
+
+
+def test_observations_confirm_and_clear_the_cameras_incident(tmp_path: Path) -> None:
+    """Suspected opens (Likely), confirmed raises the certainty (Observed), cleared goes on the timeline."""
+    from alarms.observations import Observation, ObservationLevel
+    from alarms.schema import timeline
+    from sharpeyes.video import _Seen
+
+    engine, directory = _engine(tmp_path / "se.db")
+    cam = CameraConfig(id="C", url="/a.mp4", grid="G-001", rules=[{"kind": "smoke"}])  # type: ignore[list-item]
+    video = VideoPipeline(
+        [cam],
+        {},
+        VideoConfig(),
+        engine=engine,
+        directory=directory,
+        snapshots=SnapshotStore(tmp_path / "snaps"),
+        registry=CollectorRegistry(),
+        env={},
+    )
+    group = video.cameras["C"].groups["fire"]
+    now = time.time()
+    for i, level in enumerate(ObservationLevel):  # suspected, confirmed, cleared
+        obs = Observation(f"cam:C:smoke:{level}", "C", "smoke", "G-001", now + i, level, 0.8, rule="smoke")
+        video._observed(_Seen(obs, None, group))
+    [row] = _rows(engine)
+    assert (row["category"], row["certainty"], row["state"], row["trigger_count"]) == (
+        "smoke",
+        "Observed",
+        "reported",
+        2,
+    )
+    assert row["evidence"]["level"] == "confirmed" and row["evidence"]["cleared_at"] == now + 2
+    with engine.store.read() as conn:
+        actions = [r.action for r in conn.execute(select(timeline).order_by(timeline.c.id))]
+    assert actions == ["created", "confirmed", "cleared"]
