@@ -82,9 +82,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "live_video": {"max_viewers_per_camera": 2, "idle_stop_s": 0.5},
     }
     settings = parse_settings(yaml.safe_dump(cfg), env=ENV)
-    served = Served(LocalRuntime(settings, env=ENV), free_port()).start()
+    served = Served(LocalRuntime(settings, env=ENV), free_port())
     try:
-        yield served
+        yield served.start()
     finally:
         if served.thread.is_alive():
             served.stop()
