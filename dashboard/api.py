@@ -25,9 +25,9 @@ from alarms.queries import (
     requeue_delivery,
 )
 from alarms.timefmt import iso
-from dashboard.auth import CurrentPrincipal, Operator, Principal, Supervisor
+from dashboard.auth import CurrentPrincipal, Operator, Principal, Supervisor, still_signed_in
 from dashboard.live import sse
-from dashboard.schemas import ActionBody
+from dashboard.schemas import ActionBody, OptionalRowId, RowId
 from dashboard.services import Services
 
 router = APIRouter(prefix="/api")
@@ -74,7 +74,7 @@ def get_incidents(
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(incident_id: int, svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_incident(incident_id: RowId, svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
     inc = _visible(svc, principal, incident_id)
     with svc.store.read() as conn:
         events = incident_timeline(conn, incident_id)
@@ -91,7 +91,7 @@ def get_incident(incident_id: int, svc: Svc, principal: CurrentPrincipal) -> dic
 
 @router.post("/incidents/{incident_id}/{action}")
 async def act(
-    incident_id: int, action: str, body: ActionBody, svc: Svc, principal: Operator
+    incident_id: RowId, action: str, body: ActionBody, svc: Svc, principal: Operator
 ) -> dict[str, Any]:
     if action not in TRANSITIONS:
         raise HTTPException(
@@ -157,7 +157,7 @@ def get_deliveries(
     svc: Svc,
     principal: CurrentPrincipal,
     status_: Annotated[Literal["pending", "delivered", "dead"] | None, Query(alias="status")] = None,
-    incident_id: int | None = None,
+    incident_id: OptionalRowId = None,
     channel: Literal["webhook", "mqtt"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def get_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-async def retry_delivery(delivery_id: int, svc: Svc, principal: Supervisor) -> dict[str, Any]:
+async def retry_delivery(delivery_id: RowId, svc: Svc, principal: Supervisor) -> dict[str, Any]:
     def requeue() -> dict[str, Any] | None:
         with svc.store.write() as conn:
             place = delivery_place(conn, delivery_id)
@@ -190,17 +190,26 @@ def get_kpis(svc: Svc, principal: CurrentPrincipal, since: Epoch = None, until: 
     return {"since": iso(since), "until": iso(until), **kpis(rows, svc.clock())}
 
 
+SESSION_RECHECK_S = 5.0
+
+
 @router.get("/events")
 async def events(request: Request, svc: Svc, principal: CurrentPrincipal) -> StreamingResponse:
     """Server-sent events: one `incident` event per committed change the principal may see."""
     sub = svc.hub.subscribe()
 
     async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             yield ": connected\n\n"
             while True:
+                if loop.time() - checked >= SESSION_RECHECK_S:  # a revoked session stops hearing at once
+                    checked = loop.time()
+                    if not await run_in_threadpool(still_signed_in, request):
+                        return
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), 15.0)
+                    event = await asyncio.wait_for(sub.queue.get(), SESSION_RECHECK_S)
                 except TimeoutError:
                     if await request.is_disconnected():
                         return

@@ -67,6 +67,18 @@ def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def still_signed_in(request: Request) -> bool:
+    """For long-lived streams: bearer tokens cannot be revoked at run time; a cookie session can (sign-out,
+    disabled user, new password), and then the stream must end."""
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return True
+    signin = getattr(request.app.state, "signin", None)
+    if signin is None:
+        return False
+    token = signin.sessions.cookie_value(request)
+    return bool(token) and signin.sessions.resolve(token) is not None
+
+
 def require(role: str):  # type: ignore[no-untyped-def]
     def check(principal: CurrentPrincipal) -> Principal:
         if not principal.at_least(role):

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dashboard.auth import Admin, CurrentPrincipal, Principal
+from dashboard.auth import Admin, CurrentPrincipal, Principal, still_signed_in
 from dashboard.services import Services
 from dashboard.webrtc import NoLiveSource, ViewerLimit, WebRtcHub
 
@@ -110,15 +110,6 @@ async def latest_picture(camera_id: str, svc: Svc, principal: CurrentPrincipal) 
     return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store"})
 
 
-def _still_signed_in(request: Request) -> bool:
-    """Bearer tokens cannot be revoked at run time; a cookie session can (sign-out, disabled user)."""
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
-        return True
-    signin = request.app.state.signin
-    token = signin.sessions.cookie_value(request)
-    return bool(token) and signin.sessions.resolve(token) is not None
-
-
 @router.get("/cameras/{camera_id}/mjpeg")
 async def mjpeg(
     camera_id: str,
@@ -144,7 +135,7 @@ async def mjpeg(
                 started = time.monotonic()
                 if started - checked > SESSION_RECHECK_S:
                     checked = started
-                    if not await run_in_threadpool(_still_signed_in, request):
+                    if not await run_in_threadpool(still_signed_in, request):
                         return
                 frame = await run_in_threadpool(video.latest_frame, camera_id, seq, 1.0)
                 if frame is not None:

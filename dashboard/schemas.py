@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+# Database row ids fit a signed 64-bit integer; anything larger is a 422, not a driver overflow (a 500).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+OptionalRowId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 
 
 class ActionBody(BaseModel):
@@ -17,7 +23,7 @@ class ActionBody(BaseModel):
     assignee: str | None = Field(None, max_length=128, description="dispatch: who is sent")
     disposition: Literal["false_alarm", "test", "duplicate", "handled", "other"] | None = None
     evaluation: dict[str, Any] | None = None
-    merged_into: int | None = None
+    merged_into: int | None = Field(None, ge=1, le=MAX_ROW_ID)
     expected_version: int | None = Field(
         None, description="optimistic concurrency: 409 if the incident moved on"
     )

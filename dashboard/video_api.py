@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 
 from alarms.engine import IncidentNotFound
 from dashboard.auth import CurrentPrincipal, Principal
+from dashboard.schemas import RowId
 from dashboard.services import Services, VideoView
 
 router = APIRouter(prefix="/api")
@@ -57,7 +58,7 @@ def get_snapshot(camera_id: str, filename: str, svc: Svc, principal: CurrentPrin
 
 @router.get("/incidents/{incident_id}/snapshot")
 async def get_incident_snapshot(
-    incident_id: int, svc: Svc, principal: CurrentPrincipal, level: str | None = None
+    incident_id: RowId, svc: Svc, principal: CurrentPrincipal, level: str | None = None
 ) -> FileResponse:
     """The incident's latest evidence picture, or the one of a level (`?level=suspected|confirmed`)."""
     try:

@@ -227,3 +227,37 @@ def test_static_assets_reference_nothing_off_the_origin() -> None:
             assert (
                 "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
             ), path
+
+
+def test_live_stream_ends_when_the_session_is_signed_out(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An open SSE stream re-checks its session: sign-out stops it, not just new requests."""
+    import threading
+    import time
+
+    import dashboard.api
+
+    monkeypatch.setattr(dashboard.api, "SESSION_RECHECK_S", 0.2)
+    csrf = signed_in(client)
+    token = client.cookies[COOKIE]
+    ended = threading.Event()
+    lines: list[str] = []
+
+    def listen() -> None:
+        listener = TestClient(client.app)
+        listener.cookies.set(COOKIE, token)
+        with listener.stream("GET", "/api/events") as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                lines.append(line)
+        ended.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    deadline = time.monotonic() + 5
+    while ": connected" not in lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ": connected" in lines
+    assert not ended.wait(1.0)  # signed in: the stream stays open
+    assert client.post("/auth/logout", headers={"x-csrf-token": csrf}).status_code == 204
+    assert ended.wait(5.0)  # signed out: it ends by itself
