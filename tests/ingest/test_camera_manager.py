@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -274,3 +275,36 @@ def test_watchdog_replaces_a_hung_reader(assets: Path) -> None:
         assert manager.health()[0].state is StreamState.ONLINE
     seqs = [f.seq for f in frames]
     assert len(seqs) == len(set(seqs)), "sequence numbers never repeat across the restart"
+
+
+def _resolution_change_h264(dst: Path) -> Path:
+    """An H.264 elementary stream whose size changes mid-stream (two encodes, concatenated), as a camera
+    whose encoder is re-configured produces."""
+    parts = []
+    for i, (w, h) in enumerate([(320, 240), (640, 360)]):
+        part = dst.with_suffix(f".{i}.h264")
+        with av.open(str(part), "w", format="h264") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            for n in range(25):
+                image = av.VideoFrame.from_ndarray(
+                    np.full((h, w, 3), (n * 9) % 255, dtype="uint8"), format="rgb24"
+                )
+                for packet in stream.encode(image):
+                    out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
+        parts.append(part.read_bytes())
+    dst.write_bytes(b"".join(parts))
+    return dst
+
+
+def test_resolution_change_mid_stream_keeps_the_camera_online(tmp_path: Path) -> None:
+    path = _resolution_change_h264(tmp_path / "switch.h264")
+    sizes: set[tuple[int, int]] = set()
+    with CameraManager([CameraSpec("SWITCH", str(path))], registry=CollectorRegistry()) as manager:
+        manager.subscribe(lambda f: sizes.add(f.image.shape[:2]))
+        assert wait_for(lambda: len(sizes) == 2, 10), sizes
+        health = manager.health()[0]
+    assert sizes == {(240, 320), (360, 640)}
+    assert health.decode_errors == 0 and health.error is None
