@@ -129,6 +129,7 @@ class CrossCameraBatcher:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._logged_failures: set[tuple[str, str]] = set()
+        self._busy_since: float | None = None  # time.monotonic() when the running model call began
 
     @classmethod
     def from_config(
@@ -220,6 +221,18 @@ class CrossCameraBatcher:
         while (batch := self._next_batch()) is not None:
             self._run(batch)
 
+    def busy_for(self, now: float | None = None) -> float:
+        """Seconds the current model call has been running (0 when idle): a watchdog reads this."""
+        since = self._busy_since
+        return 0.0 if since is None else (time.monotonic() if now is None else now) - since
+
+    def abandon(self) -> None:
+        """Stop taking frames and let the thread end whenever its (hung) call returns; never waits."""
+        with self._cond:
+            self._stopping = True
+            self._pending.clear()
+            self._cond.notify_all()
+
     def _too_old(self, frame: Frame, now_ns: int) -> bool:
         bound = self.max_age_s
         if isinstance(bound, Mapping):
@@ -240,6 +253,7 @@ class CrossCameraBatcher:
         for item in batch:
             self.metrics.queue_wait_seconds.labels(self.name).observe(started - item.submitted_at)
         self.metrics.batch_size_frames.labels(self.name).observe(len(frames))
+        self._busy_since = started
         try:
             results = self.detector.detect(frames)
             if len(results) != len(frames):
@@ -248,6 +262,7 @@ class CrossCameraBatcher:
             self._failed("detect", exc, frames)
             return
         finally:
+            self._busy_since = None
             self.metrics.inference_seconds.labels(self.name).observe(time.monotonic() - started)
         for result in results:
             try:

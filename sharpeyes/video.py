@@ -120,6 +120,7 @@ class VideoPipeline:
             on_video_loss=lambda event: self._queue.put(event),
         )
         self._batchers: dict[str, CrossCameraBatcher] = {}
+        self._restarted_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
         self._latest_results: dict[str, DetectionResult] = {}  # per camera, for the live-view overlay
@@ -147,21 +148,49 @@ class VideoPipeline:
                 self.metrics.errors.labels("detector_load").inc()
                 log.error("detector %s could not be loaded; its rules are off: %s", name, exc)
                 continue
-            batcher = CrossCameraBatcher(
-                detector,
-                lambda result, name=name: self._on_result(name, result),
-                registry=self.registry,
-                max_batch=self.video.batcher.max_batch,
-                max_wait_ms=self.video.batcher.max_wait_ms,
-                name=name,
-                max_age_s={c.config.id: c.config.max_frame_age_s for c in self.cameras.values()},
-            )
-            self._batchers[name] = batcher.start()
+            self._batchers[name] = self._new_batcher(name, detector)
         self._thread = threading.Thread(target=self._alarm_loop, name="video-alarms", daemon=True)
         self._thread.start()
         self._unsubscribe = self.manager.subscribe(self._on_frame)
         self.manager.start()
         log.info("video: %d cameras, detectors %s", len(self.cameras), ", ".join(self._batchers) or "none")
+
+    def _new_batcher(self, name: str, detector: Any) -> CrossCameraBatcher:
+        batcher = CrossCameraBatcher(
+            detector,
+            lambda result, name=name: self._on_result(name, result),
+            registry=self.registry,
+            max_batch=self.video.batcher.max_batch,
+            max_wait_ms=self.video.batcher.max_wait_ms,
+            name=name,
+            max_age_s={c.config.id: c.config.max_frame_age_s for c in self.cameras.values()},
+        )
+        return batcher.start()
+
+    def _watch_detectors(self) -> None:
+        """A model call that never returns would silence its rules on every camera: past
+        `detector_hang_s` the batcher is abandoned (its thread cannot be killed; it ends if the call ever
+        returns) and a fresh detector takes over, at most once per `detector_restart_every_s`."""
+        now = time.monotonic()
+        for name, batcher in list(self._batchers.items()):
+            hung_s = batcher.busy_for(now)
+            if hung_s < self.video.detector_hang_s:
+                continue
+            self.detector_errors[name] = f"model call hung for {hung_s:.0f} s"
+            last = self._restarted_at.get(name)
+            if last is not None and now - last < self.video.detector_restart_every_s:
+                continue
+            self._restarted_at[name] = now
+            self.metrics.errors.labels("detector_hang").inc()
+            log.error("detector %s hung for %.0f s; replacing it with a fresh instance", name, hung_s)
+            try:
+                detector = build_detector(self._detector_cfgs[name])
+            except Exception as exc:
+                log.error("detector %s could not be reloaded: %s", name, exc)
+                continue
+            batcher.abandon()
+            self._batchers[name] = self._new_batcher(name, detector)
+            self.detector_errors[name] = f"model call hung for {hung_s:.0f} s; replaced"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cameras first (no new frames), then the batchers, then the alarm thread drains its queue."""
@@ -250,6 +279,7 @@ class VideoPipeline:
             self._engine_call(self.engine.clear_condition, "video_loss", item[1], "video online")
 
     def _tick(self, now: float) -> None:
+        self._watch_detectors()
         for cam in self.cameras.values():
             for group in cam.groups.values():
                 for obs in group.tick(now):

@@ -100,6 +100,12 @@ class VideoConfig(Strict):
     snapshot_quality: int = Field(85, ge=10, le=100)
     snapshot_max_width: int = Field(1280, ge=160, le=7680)
     rules_tick_s: float = Field(1.0, gt=0, description="how often rules see time pass without a frame")
+    detector_hang_s: float = Field(
+        30.0, gt=0, description="a model call running longer than this is hung: its detector is replaced"
+    )
+    detector_restart_every_s: float = Field(
+        60.0, ge=0, description="at most one replacement of a hung detector per this many seconds"
+    )
 
 
 def detector_for(camera: CameraConfig, kind: str, video: VideoConfig) -> str:

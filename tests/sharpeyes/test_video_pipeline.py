@@ -281,3 +281,65 @@ def test_observations_confirm_and_clear_the_cameras_incident(tmp_path: Path) -> 
     with engine.store.read() as conn:
         actions = [r.action for r in conn.execute(select(timeline).order_by(timeline.c.id))]
     assert actions == ["created", "confirmed", "cleared"]
+
+
+def test_hung_detector_is_replaced_and_detection_resumes(
+    tmp_path: Path, assets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model call that never returns: past detector_hang_s the pipeline builds a fresh detector, the fire
+    still becomes an incident, health says what happened, and the hung thread ends once released."""
+    import sharpeyes.video as video_module
+
+    real_build = video_module.build_detector
+    release = threading.Event()
+    builds: list[str] = []
+
+    class Hangs:
+        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+            self.inner = inner
+            self.name = inner.name
+
+        def detect(self, frames):  # type: ignore[no-untyped-def]
+            release.wait(30)  # hangs until the test lets go
+            return self.inner.detect(frames)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    def build(cfg):  # type: ignore[no-untyped-def]
+        builds.append(cfg.kind)
+        detector = real_build(cfg)
+        return Hangs(detector) if len(builds) == 1 else detector
+
+    monkeypatch.setattr(video_module, "build_detector", build)
+    engine, directory = _engine(tmp_path / "se.db")
+    cameras = [
+        CameraConfig(
+            id="ROOM",
+            url=f"file://{assets}/video/fire_room_getty.mp4",
+            grid="G-001",
+            rules=[{"kind": "fire"}],  # type: ignore[list-item]
+        )
+    ]
+    registry = CollectorRegistry()
+    video = VideoPipeline(
+        cameras,
+        {},
+        VideoConfig(detector_hang_s=0.5, detector_restart_every_s=0, rules_tick_s=0.2),
+        engine=engine,
+        directory=directory,
+        snapshots=SnapshotStore(tmp_path / "snaps"),
+        registry=registry,
+        env={},
+    )
+    video.start()
+    try:
+        assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 20, 0.1)
+        status = video.status()[0]["detectors"]["fire"]
+    finally:
+        release.set()
+        video.stop()
+    assert builds == ["classical_fire", "classical_fire"]
+    assert status["running"] is True and "hung" in status["error"] and "replaced" in status["error"]
+    assert registry.get_sample_value("sharpeyes_video_errors_total", {"stage": "detector_hang"}) == 1
+    assert wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)], 5)
