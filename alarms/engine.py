@@ -493,7 +493,8 @@ class IncidentEngine:
     def _open(self, uow: UnitOfWork, trig: Trigger, open_key: str) -> Change:
         cat = category(trig.category)
         deadline = self.sla.for_category(trig.category)
-        uow.flush()
+        # No flush first: pending writes never change an incident's id, source or category, so this
+        # lookup sees the same; a burst of new incidents then still shares one flush per table.
         conn = uow.conn
         previous = conn.execute(
             select(incidents.c.id)
