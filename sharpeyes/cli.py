@@ -1,4 +1,4 @@
-"""`sharpeyes run | check-config | press | receiver | user | eval`: the command line."""
+"""`sharpeyes run | check-config | press | receiver | user | eval | train`: the command line."""
 
 from __future__ import annotations
 
@@ -203,9 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sharpeyes import users_cli
     from sharpeyes.evaluation import cli as eval_cli
+    from sharpeyes.training import cli as train_cli
 
     users_cli.add_parser(sub)
     eval_cli.add_parsers(sub)
+    train_cli.add_parsers(sub)
     return parser
 
 
