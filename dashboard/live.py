@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alarms.engine import Change
 
 
 @dataclass(slots=True, eq=False)
@@ -61,6 +65,15 @@ class LiveHub:
     @property
     def subscribers(self) -> int:
         return len(self._subs)
+
+
+def incident_events(changes: Iterable[Change], now: float) -> list[dict[str, Any]]:
+    """The one JSON shape of a committed change on every live path: this process's hub and the cross-process
+    relay (sharpeyes/distributed/live_relay.py) must not drift apart."""
+    return [
+        {"type": "incident", "action": c.action, "incident": c.view or c.incident.public(now)}
+        for c in changes
+    ]
 
 
 def sse(event: dict[str, Any]) -> str:

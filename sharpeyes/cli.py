@@ -74,10 +74,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.role != "api":
             return run_role(args.role, settings)
         settings = api_settings(settings)  # the local runtime without cameras: they run on the shards
+        from sharpeyes.distributed.api_role import ApiRuntime
+
+        runtime_cls: type[LocalRuntime] = ApiRuntime  # plus live push from and to the other processes
+    else:
+        runtime_cls = LocalRuntime
     # Several threads (MQTT, engine, event loop) hand each press on; a 1 ms GIL switch interval instead
     # of 5 ms keeps each hand-over short (benchmarks/README.md, SOS latency).
     sys.setswitchinterval(0.001)
-    runtime = LocalRuntime(settings, freeze_gc=True)
+    runtime = runtime_cls(settings, freeze_gc=True)
     app = create_app(runtime)
     config = uvicorn.Config(
         app,

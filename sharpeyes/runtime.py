@@ -23,7 +23,7 @@ from alarms.queries import Scope
 from alarms.snapshots import SnapshotStore
 from alarms.store import Store
 from dashboard.auth import Principal, TokenBook
-from dashboard.live import LiveHub
+from dashboard.live import LiveHub, incident_events
 from dashboard.services import Services
 from dashboard.webrtc import WebRtcHub
 from ingest.button_payload import Reject
@@ -174,12 +174,7 @@ class LocalRuntime:
         """After each commit: outbox rows to the delivery worker, events to live clients, one hop each."""
         self.delivery.submit_threadsafe([item for c in changes for item in c.outbox])
         now = self.clock()
-        self.hub.publish_many_threadsafe(
-            [
-                {"type": "incident", "action": c.action, "incident": c.view or c.incident.public(now)}
-                for c in changes
-            ]
-        )
+        self.hub.publish_many_threadsafe(incident_events(changes, now))
 
     # ----- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

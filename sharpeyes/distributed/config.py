@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from alarms.observation_bus import SUBJECT_ROOT
 from ingest.config import Strict
 
 
@@ -28,3 +29,16 @@ class DistributedConfig(Strict):
     consumer: str = Field("engine", description="durable consumer shared by every engine process")
     ack_wait_s: float = Field(30.0, gt=0, description="unacked observations are redelivered after this")
     publish_timeout_s: float = Field(5.0, gt=0, description="a shard waits this long for JetStream's ack")
+    live_subject: str = Field(
+        "sharpeyes.live.incidents",
+        pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",
+        description="core NATS subject carrying committed incident changes to every API process",
+    )
+
+    @field_validator("live_subject")
+    @classmethod
+    def _outside_observations(cls, value: str) -> str:
+        """Under sharpeyes.obs.> the observation stream would store live events; engines reject them."""
+        if value == SUBJECT_ROOT or value.startswith(SUBJECT_ROOT + "."):
+            raise ValueError(f"must not be under {SUBJECT_ROOT}.> (the observation stream's subjects)")
+        return value

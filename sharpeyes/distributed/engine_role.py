@@ -24,6 +24,7 @@ from alarms.observation_bus import ensure_stream
 from alarms.observation_consumer import ObservationConsumer
 from alarms.outbox import Routing
 from alarms.store import Store
+from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.distributed.nats_conn import connect
 from sharpeyes.settings import Settings
 
@@ -61,6 +62,9 @@ async def run_engine(
         await asyncio.to_thread(store.migrate)
     await asyncio.to_thread(engine.warm_up)
     nc = await connect(cfg, env, name=f"sharpeyes-engine-{os.getpid()}")
+    relay = LiveRelay(cfg, env=env, name="engine")  # every API process's live stream gets these commits
+    await relay.start(nc)
+    engine.subscribe_batch(relay.publish_changes)
     js = nc.jetstream()
     await ensure_stream(js, cfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
     consumer = ObservationConsumer(
@@ -75,6 +79,7 @@ async def run_engine(
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
+        await relay.stop()  # its last publishes are flushed with the acks below
         with contextlib.suppress(Exception):  # acks already sent are flushed; unacked ones are redelivered
             await nc.flush(timeout=2)
         with contextlib.suppress(Exception):

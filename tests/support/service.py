@@ -60,7 +60,8 @@ def write_config(
 
 
 class Service:
-    def __init__(self, config: Path, cfg: dict, log: Path) -> None:
+    def __init__(self, config: Path, cfg: dict, log: Path, args: tuple[str, ...] = ()) -> None:
+        self.args = args  # e.g. ("--role", "api")
         self.config = config
         self.cfg = cfg
         self.log = log
@@ -76,7 +77,7 @@ class Service:
     def start(self, timeout: float = 30.0) -> Service:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sharpeyes.cli", "run", "-c", str(self.config)],
+            [sys.executable, "-m", "sharpeyes.cli", "run", "-c", str(self.config), *self.args],
             env=self.env(),
             stdout=out,
             stderr=out,

@@ -1,0 +1,35 @@
+"""`sharpeyes run --role api`: the local runtime without cameras, plus live push across processes.
+
+Several API processes may serve the page behind one address; each one's live stream must show every
+committed change, whether its own engine (buttons, operator actions, deadline ticks) or another process (the
+engine role, another API process) made it. The LiveRelay publishes this process's changes and feeds the
+others' into its hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sharpeyes.distributed.live_relay import LiveRelay
+from sharpeyes.runtime import LocalRuntime
+from sharpeyes.settings import Settings
+
+
+class ApiRuntime(LocalRuntime):
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(settings, env, **kwargs)
+        self.relay = LiveRelay(
+            settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry
+        )
+        self.engine.subscribe_batch(self.relay.publish_changes)
+        local = self.services.readiness  # an API whose page would miss other processes' changes is not ready
+        self.services.readiness = lambda: {**local(), "live": self.relay.connected.is_set()}
+
+    async def start(self) -> None:
+        await self.relay.start()  # connects in the background: a NATS outage must not keep the API down
+        await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.relay.stop()
