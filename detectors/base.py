@@ -42,6 +42,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "ultralytics": "detectors.ultralytics_backend",
     "classical_fire": "detectors.classical_fire",
     "density": "detectors.density",
+    "crowd_fusion": "detectors.crowd_fusion",
 }
 
 

@@ -165,8 +165,28 @@ class DensityConfig(_ModelFile):
     map_width: int = Field(64, ge=8, le=512, description="width of the density map returned in extra")
 
 
+class CrowdFusionConfig(Strict):
+    """Person boxes for sparse scenes, the density map for dense ones (`detectors.crowd_fusion`)."""
+
+    kind: Literal["crowd_fusion"] = "crowd_fusion"
+    name: str | None = None
+    boxes: Annotated[OnnxConfig | UltralyticsConfig, Field(discriminator="kind")]
+    density: DensityConfig
+    dense_above: float = Field(
+        200,
+        gt=0,
+        description="density-model count for the whole frame at or above which the scene counts as dense; "
+        "MCNN-A gives up to ~115 on sparse scenes (bus.jpg: 4 people) and 348+ on dense ones",
+    )
+
+    @property
+    def label(self) -> str:
+        return self.name or "crowd_fusion"
+
+
 DetectorConfig = Annotated[
-    UltralyticsConfig | OnnxConfig | ClassicalFireConfig | DensityConfig, Field(discriminator="kind")
+    UltralyticsConfig | OnnxConfig | ClassicalFireConfig | DensityConfig | CrowdFusionConfig,
+    Field(discriminator="kind"),
 ]
 
 _DETECTOR_ADAPTER: TypeAdapter[DetectorConfig] = TypeAdapter(DetectorConfig)
