@@ -50,11 +50,11 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def histogram_line(text: str, name: str) -> str:
-    """Cumulative bucket counts as 'le=0.005:1234 …' from a Prometheus exposition."""
+def histogram_line(text: str, prefix: str) -> str:
+    """Cumulative bucket counts as '≤0.005s:1234 …' of the bucket lines starting with `prefix`."""
     parts = []
     for line in text.splitlines():
-        if line.startswith(name if name.endswith(",") else f"{name}_bucket"):
+        if line.startswith(prefix):
             le = line.split('le="', 1)[1].split('"', 1)[0]
             parts.append(f"≤{le}s:{float(line.rsplit(' ', 1)[1]):.0f}")
     return " ".join(parts)
@@ -228,7 +228,7 @@ def main() -> int:
     # The service's own view (its histograms), to tell where a slow press spent its time.
     metrics = service.get("/metrics").text
     for name in ("press_to_incident", "incident_to_webhook"):
-        print(f"service histogram {name}: " + histogram_line(metrics, f"sharpeyes_{name}_seconds"))
+        print(f"service histogram {name}: " + histogram_line(metrics, f"sharpeyes_{name}_seconds_bucket"))
     for gen in ("0", "1", "2"):
         gc_name = f'sharpeyes_gc_pause_seconds_bucket{{generation="{gen}",'
         print(f"service GC pauses, generation {gen}: " + histogram_line(metrics, gc_name))

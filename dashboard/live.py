@@ -44,14 +44,9 @@ class LiveHub:
                 sub.dropped += 1
             sub.queue.put_nowait(event)
 
-    def publish_threadsafe(self, event: dict[str, Any]) -> None:
-        """Called by the engine right after its commit: the stamp lets the page measure commit → screen."""
-        event.setdefault("committed_at", time.time())
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.publish, event)
-
     def publish_many_threadsafe(self, events: list[dict[str, Any]]) -> None:
-        """Like publish_threadsafe for a whole group commit: one wake-up of the event loop."""
+        """Called by the engine's thread right after a commit, one wake-up of the event loop per group
+        commit; the `committed_at` stamp lets the page measure commit → screen."""
         now = time.time()
         for event in events:
             event.setdefault("committed_at", now)
