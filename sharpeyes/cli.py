@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--role",
         default="all",
-        choices=["all", "shard", "engine", "delivery", "api"],
+        choices=["all", "shard", "engine", "ingest", "delivery", "api"],
         help="all: every part in this process (default); the others run one part of the distributed runtime",
     )
     run.set_defaults(func=cmd_run)

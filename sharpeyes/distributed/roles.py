@@ -9,9 +9,6 @@ from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NOT_YET = {
-    "delivery": "the delivery role (JetStream work queue for webhooks) is not built yet: --role api delivers",
-}
 
 
 def api_settings(settings: Settings) -> Settings:
@@ -37,5 +34,13 @@ def run_role(role: str, settings: Settings) -> int:
         from sharpeyes.distributed.reconciler import main as shard_main
 
         return shard_main(settings)
-    print(NOT_YET[role], file=sys.stderr)
+    if role == "delivery":
+        from sharpeyes.distributed.delivery_role import main as delivery_main
+
+        return delivery_main(settings)
+    if role == "ingest":
+        from sharpeyes.distributed.ingest_role import main as ingest_main
+
+        return ingest_main(settings)
+    print(f"unknown role {role!r}", file=sys.stderr)
     return 2

@@ -30,7 +30,6 @@ def test_unknown_runtime_and_bad_shard_count_are_located_errors() -> None:
     ("role", "runtime", "message"),
     [
         ("all", "ray", "runtime: ray runs as separate processes"),
-        ("delivery", "ray", "delivery role"),
     ],
 )
 def test_roles_that_cannot_run(
