@@ -330,6 +330,19 @@ class IncidentEngine:
         current = self._active(uow, f"{category_name}:{source_id}")
         if current is None:
             return []
+        # Episode guard: with several engine processes a clear can be applied after a newer raise of the
+        # same condition (video lost again); a clear older than the open incident's last trigger is stale.
+        last = max(current.created_at, current.last_trigger_at)
+        if now < last:
+            self.metrics.stale_clears.labels(category_name).inc()
+            log.debug(
+                "stale clear of %s ignored: cleared at %.3f, incident %s last triggered at %.3f",
+                current.open_key,
+                now,
+                current.id,
+                last,
+            )
+            return []
         values = {"state": State.CLOSED.value, "closed_at": now, "open_key": None}
         if current.resolved_at is None:
             values["resolved_at"] = now

@@ -76,6 +76,12 @@ class AlarmMetrics:
             ["level"],
             registry=registry,
         )
+        self.stale_clears = Counter(
+            "sharpeyes_stale_clears_total",
+            "Clears of a condition older than its open incident's last trigger, ignored (out of order)",
+            ["category"],
+            registry=registry,
+        )
         self.storage_errors = Counter(
             "sharpeyes_storage_errors_total",
             "Writes that failed and were not acknowledged upstream",

@@ -475,3 +475,38 @@ def test_failed_transaction_leaves_no_cached_change(rig) -> None:  # type: ignor
     stored = rig.engine.get(inc.id)
     assert (stored.version, stored.trigger_count) == (2, 2)
     assert _one(rig.press(seq=3)).version == 3
+
+
+# ----- clears applied out of order (several engine processes) ----------------------------------------------
+def _video_loss(rig, cam: str, at: float, episode: int):  # type: ignore[no-untyped-def]
+    placement = rig.engine.directory.grid_placement("G-001")
+    trigger = Trigger(
+        "video_loss", "camera", cam, placement, at, "no video", event_id=f"cam:{cam}:video_loss:{episode}"
+    )
+    return rig.engine.raise_condition(trigger)
+
+
+def test_stale_clear_does_not_close_a_newer_video_loss(rig) -> None:  # type: ignore[no-untyped-def]
+    """Lost at 20 (a new episode), then the clear of an earlier episode made at 10 arrives: ignored."""
+    newer = _video_loss(rig, "CAM-9", T0 + 20, episode=20).incident
+    assert rig.engine.clear_condition("video_loss", "CAM-9", "video back", now=T0 + 10) == []
+    assert rig.engine.get(newer.id).state == "reported"
+    assert rig.registry.get_sample_value("sharpeyes_stale_clears_total", {"category": "video_loss"}) == 1.0
+    closed = _one(rig.engine.clear_condition("video_loss", "CAM-9", "video back", now=T0 + 25))
+    assert (closed.id, closed.state, closed.closed_at) == (newer.id, "closed", T0 + 25)
+
+
+def test_stale_clear_after_a_retrigger_of_the_open_incident(rig) -> None:  # type: ignore[no-untyped-def]
+    """Lost at 5, back at 10, lost again at 20; the raise at 20 lands (retrigger) before the clear at 10."""
+    inc = _video_loss(rig, "CAM-9", T0 + 5, episode=5).incident
+    assert _video_loss(rig, "CAM-9", T0 + 20, episode=20).action == "retrigger"
+    assert rig.engine.clear_condition("video_loss", "CAM-9", "video back", now=T0 + 10) == []
+    assert rig.engine.get(inc.id).state == "reported"
+
+
+@pytest.mark.parametrize("delay", [0.0, 3.0])
+def test_in_order_clear_still_closes(rig, delay: float) -> None:  # type: ignore[no-untyped-def]
+    inc = _video_loss(rig, "CAM-9", T0 + 5, episode=5).incident
+    closed = _one(rig.engine.clear_condition("video_loss", "CAM-9", "video back", now=T0 + 5 + delay))
+    assert (closed.id, closed.state) == (inc.id, "closed")
+    assert rig.registry.get_sample_value("sharpeyes_stale_clears_total", {"category": "video_loss"}) is None
