@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from alarms.grids import Placement
 from alarms.observations import Observation, ObservationLevel
 from detectors.base import Detector
@@ -135,7 +137,11 @@ def run_clip(
             if not state.due(int(pts * 1e9)):
                 continue
             seq += 1
-            frame = Frame(cam.id, seq, captured_at, int(pts * 1e9), source.retrieve())
+            image = source.retrieve()
+            if case.crop is not None:
+                x0, y0, x1, y1 = case.crop
+                image = np.ascontiguousarray(image[y0:y1, x0:x1])
+            frame = Frame(cam.id, seq, captured_at, int(pts * 1e9), image)
             t1 = time.perf_counter()
             times.add("decode", (t1 - t0) * 1000)
             decision = gate.check(frame, captured_at)

@@ -73,6 +73,19 @@ class ClipCase(Strict):
     camera: dict[str, Any] = Field(default_factory=dict)
     start_s: float = Field(0.0, ge=0, description="evaluate from here (a fast subset)")
     end_s: float | None = Field(None, gt=0, description="…to here; None = end of clip")
+    crop: tuple[int, int, int, int] | None = Field(
+        None, description="x0, y0, x1, y1 in source pixels: the camera sees only this region (a closer view)"
+    )
+
+    @model_validator(mode="after")
+    def _crop_ordered(self) -> ClipCase:
+        if self.crop is not None:
+            x0, y0, x1, y1 = self.crop
+            if not 0 <= x0 < x1 or not 0 <= y0 < y1:
+                raise ValueError(
+                    f"crop {self.crop} must be x0, y0, x1, y1 with 0 <= x0 < x1 and 0 <= y0 < y1"
+                )
+        return self
 
 
 class CountingCase(Strict):
