@@ -143,6 +143,14 @@ class ClassicalFireConfig(Strict):
     fire_flicker: float = Field(
         0.25, ge=0, le=1, description="fraction of a region's fire pixels that must flicker"
     )
+    flicker_step: float = Field(
+        20.0,
+        ge=0,
+        le=255,
+        description="grey levels a pixel's brightness must jump between two history frames for its move in "
+        "or out of the flame colour to count as flicker: sensor noise or a slow drift across the colour "
+        "threshold is not flicker (flames on our clips: median swing ≥ 47; sunset dithering: 3)",
+    )
     smoke_motion: float = Field(0.02, ge=0, le=1, description="fraction of a smoke region that must change")
 
     @property
@@ -166,18 +174,45 @@ class DensityConfig(_ModelFile):
 
 
 class CrowdFusionConfig(Strict):
-    """Person boxes for sparse scenes, the density map for dense ones (`detectors.crowd_fusion`)."""
+    """Person boxes for sparse scenes, the density map for dense ones, chosen per zone
+    (`detectors.crowd_fusion`). The switch is the density model's people per megapixel of a zone."""
 
     kind: Literal["crowd_fusion"] = "crowd_fusion"
     name: str | None = None
     boxes: Annotated[OnnxConfig | UltralyticsConfig, Field(discriminator="kind")]
     density: DensityConfig
-    dense_above: float = Field(
-        200,
+    dense_per_mpx: float = Field(
+        250,
         gt=0,
-        description="density-model count for the whole frame at or above which the scene counts as dense; "
-        "MCNN-A gives up to ~115 on sparse scenes (bus.jpg: 4 people) and 348+ on dense ones",
+        description="density-model people per megapixel of a zone (or frame) at or above which it counts "
+        "as dense; MCNN-A gives ≤ ~180 on our sparse scenes and ≥ ~450 on dense ones (docs/ACCURACY.md)",
     )
+    sparse_per_mpx: float | None = Field(
+        None, ge=0, description="a dense zone goes back to boxes only below this; default 0.6 × dense_per_mpx"
+    )
+    hold_s: float = Field(3.0, ge=0, le=600, description="a zone keeps a backend at least this long")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "dense_above" in data:
+            raise ValueError(
+                "dense_above (a whole-frame count) was replaced by dense_per_mpx: people per megapixel, "
+                "which also works per zone (e.g. dense_per_mpx: 250)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _levels(self) -> CrowdFusionConfig:
+        if self.sparse_per_mpx is not None and self.sparse_per_mpx > self.dense_per_mpx:
+            raise ValueError(
+                f"sparse_per_mpx ({self.sparse_per_mpx}) must not exceed dense_per_mpx ({self.dense_per_mpx})"
+            )
+        return self
+
+    @property
+    def sparse_level(self) -> float:
+        return self.sparse_per_mpx if self.sparse_per_mpx is not None else 0.6 * self.dense_per_mpx
 
     @property
     def label(self) -> str:

@@ -1,51 +1,145 @@
-"""Crowd counting by scene density: person boxes while a scene is sparse, the density map once it is dense.
+"""Crowd counting by scene density: person boxes where a scene is sparse, the density map where it is dense.
 
 Why: box detectors count a handful of people to ±2 but find 6 of 1,546 in a dense crowd; MCNN density maps
-are the only usable count there but report 115 people for a bus stop with 4. The density model's own
-frame count is the switch (sparse scenes stay far below dense ones: ≤115 vs ≥348 on our labelled media).
-It runs on every frame; the box model only on sparse ones.
+are the only usable count there but report 115 people for a bus stop with 4. The switch is the density
+model's own estimate of how packed a region is, in people per megapixel of that region (sparse labelled
+scenes stay ≤ ~180, dense ones ≥ ~450), so it applies to a whole frame and to any zone of it alike: a
+dense plaza and a sparse pavement in one frame each get the right backend.
+
+Both models run on every frame (the box model is the cheap one). The detector only reports; the choice per
+zone, with hysteresis so a zone near the switch point does not flap between backends, is made per camera
+by `CrowdModes` (held by the camera's rule group) and read by the crowd rules' `count_people`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
 
 from detectors.base import build_detector, register
 from detectors.config import CrowdFusionConfig
 from detectors.types import DetectionResult
+from detectors.zones import PolygonZone
 from ingest.types import Frame
+
+CrowdMode = Literal["boxes", "density"]
+FRAME_KEY = ""
+"""Key of the whole frame in `extra["crowd_modes"]` (zone names are never empty)."""
+
+
+def per_mpx(count: float, pixels: float) -> float:
+    """People per megapixel: the density model's count over a region, scaled by the region's size."""
+    return count / (pixels / 1e6) if pixels > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModeState:
+    mode: CrowdMode
+    since: float  # when this mode was entered
+
+
+@dataclass(frozen=True, slots=True)
+class FusionSwitch:
+    """Two thresholds and a hold time. Sparse → dense at ≥ `dense_per_mpx`; dense → sparse only below
+    `sparse_per_mpx`; and a mode, once entered, is kept for `hold_s` whatever the value. A region whose
+    estimate wanders around one threshold therefore keeps one backend (its count does not jump between
+    the two models' numbers frame to frame)."""
+
+    dense_per_mpx: float
+    sparse_per_mpx: float
+    hold_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.sparse_per_mpx <= self.dense_per_mpx:
+            raise ValueError("sparse_per_mpx must be within [0, dense_per_mpx]")
+        if self.hold_s < 0:
+            raise ValueError("hold_s must be >= 0")
+
+    def first(self, value: float) -> CrowdMode:
+        """Mode for a region seen for the first time (or a single still): the upper threshold decides."""
+        return "density" if value >= self.dense_per_mpx else "boxes"
+
+    def step(self, state: ModeState | None, value: float, now: float) -> ModeState:
+        if state is None:
+            return ModeState(self.first(value), now)
+        if now - state.since < self.hold_s:
+            return state
+        if state.mode == "boxes" and value >= self.dense_per_mpx:
+            return ModeState("density", now)
+        if state.mode == "density" and value < self.sparse_per_mpx:
+            return ModeState("boxes", now)
+        return state
 
 
 @register("crowd_fusion")
 class CrowdFusionDetector:
-    """Dense frames: the density result (`extra["count"]`, the map). Sparse: the box result, with the
-    density count kept as `extra["density_count"]` only, so the crowd rules count boxes."""
+    """Every result carries the person boxes *and* the density map, plus the switch (`extra["fusion"]`),
+    the density count (`extra["density_count"]`) and a stateless whole-frame mode (`extra["crowd_mode"]`;
+    `extra["count"]` only when that mode is density). Per-zone, hysteretic modes come from `CrowdModes`."""
 
     def __init__(self, config: CrowdFusionConfig) -> None:
         self.config = config
         self.name = config.label
+        self.switch = FusionSwitch(config.dense_per_mpx, config.sparse_level, config.hold_s)
         self._density = build_detector(config.density)
         self._boxes = build_detector(config.boxes)
         self.class_names = self._boxes.class_names
 
     def detect(self, frames: Sequence[Frame]) -> list[DetectionResult]:
         densities = self._density.detect(frames)
-        sparse = [i for i, r in enumerate(densities) if r.extra["count"] < self.config.dense_above]
-        boxes = dict(zip(sparse, self._boxes.detect([frames[i] for i in sparse]), strict=True))
+        boxes = self._boxes.detect(frames)
         results = []
-        for i, dens in enumerate(densities):
+        for frame, dens, box in zip(frames, densities, boxes, strict=True):
             count = float(dens.extra["count"])
-            if i in boxes:
-                box = boxes[i]
-                extra = {**box.extra, "crowd_mode": "boxes", "density_count": count}
-                ms = dens.inference_ms + box.inference_ms
-                results.append(replace(box, model=self.name, inference_ms=ms, extra=extra))
-            else:
-                extra = {**dens.extra, "crowd_mode": "density"}
-                results.append(replace(dens, model=self.name, extra=extra))
+            height, width = frame.image.shape[:2]
+            mode = self.switch.first(per_mpx(count, width * height))
+            extra = {
+                **box.extra,
+                "density": dens.extra["density"],
+                "density_count": count,
+                "crowd_mode": mode,
+                "fusion": self.switch,
+            }
+            if mode == "density":
+                extra["count"] = count
+            ms = dens.inference_ms + box.inference_ms
+            results.append(replace(box, model=self.name, inference_ms=ms, extra=extra))
         return results
 
     def close(self) -> None:
         self._density.close()
         self._boxes.close()
+
+
+class CrowdModes:
+    """One camera's backend choice per zone (and for the whole frame), with the switch's hysteresis.
+
+    Stateful and not thread-safe: the camera's rule group owns one and feeds it under its lock."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ModeState] = {}
+
+    def update(
+        self, result: DetectionResult, zones: Mapping[str, PolygonZone]
+    ) -> tuple[dict[str, CrowdMode], dict[str, float]] | None:
+        """(mode, people per megapixel) per zone name and `FRAME_KEY`; None for a non-fusion result."""
+        switch = result.extra.get("fusion")
+        density = result.extra.get("density")
+        if not isinstance(switch, FusionSwitch) or not isinstance(density, np.ndarray):
+            return None
+        height, width = result.frame.image.shape[:2]
+        values = {FRAME_KEY: per_mpx(float(result.extra["density_count"]), width * height)}
+        known = result.extra.get("zone_counts") or {}
+        for name, zone in zones.items():
+            count = known[name] if name in known else zone.count_in_density(density)
+            values[name] = per_mpx(float(count), zone.pixels)
+        now = result.frame.captured_at
+        modes: dict[str, CrowdMode] = {}
+        for name, value in values.items():
+            state = switch.step(self.states.get(name), value, now)
+            self.states[name] = state
+            modes[name] = state.mode
+        return modes, {name: round(v, 1) for name, v in values.items()}

@@ -72,7 +72,8 @@ class PolygonZone:
         self.area_m2 = area_m2
         self.anchor: Anchor = anchor
         self.mask = _polygon_mask([self.polygon], frame_wh)
-        if not self.mask.any():
+        self.pixels = int(self.mask.sum())
+        if not self.pixels:
             raise ValueError(f"zone {name!r} covers no pixel of a {frame_wh[0]}×{frame_wh[1]} frame")
 
     def trigger(self, detections: Detections) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from alarms.rules.config import RuleConfig
+from alarms.rules.config import CrowdRuleConfig, RuleConfig
 from detectors.config import (
     BatcherConfig,
     ClassicalFireConfig,
@@ -143,10 +143,12 @@ def video_problems(
         if cam.detector is not None and cam.detector not in known:
             problems.append((("cameras", i, "detector"), f"unknown detector {cam.detector!r}"))
         zones: set[str] = set()
+        areas: dict[str, float | None] = {}
         for z, zone in enumerate(cam.zones):
             if zone.name in zones:
                 problems.append((("cameras", i, "zones", z, "name"), f"duplicate zone {zone.name!r}"))
             zones.add(zone.name)
+            areas.setdefault(zone.name, zone.area_m2)
         rule_ids: set[str] = set()
         for r, rule in enumerate(cam.rules):
             if rule.rule_id in rule_ids:
@@ -156,6 +158,16 @@ def video_problems(
             rule_ids.add(rule.rule_id)
             if rule.zone is not None and rule.zone not in zones:
                 problems.append((("cameras", i, "rules", r, "zone"), f"unknown zone {rule.zone!r}"))
+            elif isinstance(rule, CrowdRuleConfig) and rule.area_m2 is None and rule.zone is not None:
+                for option in rule.density_options:
+                    if areas.get(rule.zone) is None:
+                        problems.append(
+                            (
+                                ("cameras", i, "rules", r, option),
+                                f"{option} needs the zone's area: zone {rule.zone!r} has no area_m2 "
+                                "(set it on the zone, or area_m2 on the rule)",
+                            )
+                        )
             name = detector_for(cam, rule.kind, video)
             if cam.detector is None and name not in known:
                 problems.append(

@@ -17,6 +17,7 @@ from alarms.grids import Placement
 from alarms.observations import Observation
 from alarms.rules import CameraRules
 from alarms.rules.config import RuleConfig
+from detectors.crowd_fusion import CrowdModes
 from detectors.motion import MotionGate
 from detectors.types import DetectionResult, Detections
 from detectors.zones import IgnoreMask, PolygonZone
@@ -82,6 +83,7 @@ class RuleGroup:
         self.zones: dict[str, PolygonZone] = {}
         self.ignore: IgnoreMask | None = None
         self.rules: CameraRules | None = None
+        self.crowd_modes = CrowdModes()
 
     def _build(self, frame_wh: tuple[int, int]) -> None:
         cam = self.camera
@@ -90,10 +92,12 @@ class RuleGroup:
         }
         self.ignore = IgnoreMask(cam.ignore.polygons, frame_wh) if cam.ignore.polygons else None
         self.rules = CameraRules(cam.id, cam.grid, self.configs, self.zones)
+        self.crowd_modes = CrowdModes()
         self.frame_wh = frame_wh
 
     def feed(self, result: DetectionResult) -> tuple[DetectionResult, list[Observation]]:
-        """Ignore masks and density zone counts applied, then the rules; returns what they saw."""
+        """Ignore masks, density zone counts and crowd-fusion modes applied, then the rules; returns what
+        they saw."""
         height, width = result.frame.image.shape[:2]
         with self.lock:
             if self.frame_wh != (width, height):
@@ -105,6 +109,10 @@ class RuleGroup:
             if isinstance(density, np.ndarray) and self.zones:
                 counts = {name: z.count_in_density(density) for name, z in self.zones.items()}
                 result = _with(result, extra={**result.extra, "zone_counts": counts})
+            fused = self.crowd_modes.update(result, self.zones)
+            if fused is not None:  # crowd fusion: boxes or density per zone, with hysteresis
+                modes, per_mpx = fused
+                result = _with(result, extra={**result.extra, "crowd_modes": modes, "crowd_per_mpx": per_mpx})
             return result, self.rules.feed(result, result.frame.captured_at)
 
     def tick(self, now: float) -> list[Observation]:

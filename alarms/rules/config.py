@@ -114,14 +114,31 @@ class CrowdRuleConfig(_CountBase):
     cooldown_s: float = Field(60, ge=0, description="from `cleared` until a new episode may be confirmed")
     per_m2: bool = Field(False, description="threshold is a density: people / zone area in m²")
     area_m2: float | None = Field(None, gt=0, description="overrides the zone's area_m2")
+    min_density_per_m2: float | None = Field(
+        None,
+        gt=0,
+        description="also crowded at this many people per m² of the zone, whatever the count (needs an area)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Any:
         if self.clear_below is not None and self.clear_below > self.threshold:
             raise ValueError(f"clear_below ({self.clear_below}) must not exceed threshold ({self.threshold})")
-        if self.per_m2 and self.zone is None and self.area_m2 is None:
-            raise ValueError("per_m2 needs a zone with area_m2, or area_m2 on the rule")
+        if self.per_m2 and self.min_density_per_m2 is not None:
+            raise ValueError(
+                "per_m2 already makes threshold a density: use one of per_m2 and min_density_per_m2"
+            )
+        for option in self.density_options:
+            if self.zone is None and self.area_m2 is None:
+                raise ValueError(f"{option} needs a zone with area_m2, or area_m2 on the rule")
         return self
+
+    @property
+    def density_options(self) -> list[str]:
+        """The options set that need the zone's area in m²."""
+        return [
+            o for o, on in (("per_m2", self.per_m2), ("min_density_per_m2", self.min_density_per_m2)) if on
+        ]
 
     def to_core(self) -> CrowdConfig:
         return CrowdConfig(
@@ -131,6 +148,7 @@ class CrowdRuleConfig(_CountBase):
             clear_dwell_s=self.clear_dwell_s,
             cooldown_s=self.cooldown_s,
             per_m2=self.per_m2,
+            min_density_per_m2=self.min_density_per_m2,
             source=self.source,
             person_class=self.person_class,
             min_score=self.min_score,

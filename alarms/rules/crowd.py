@@ -1,6 +1,9 @@
 """Crowding: an episode when the measure stays ≥ threshold for `dwell_s`, ending when it stays below
 `clear_below` for `clear_dwell_s`. Hysteresis plus cooldown mean a count hovering at the threshold yields
-exactly one `confirmed` and one `cleared` per episode, never an alert storm."""
+exactly one `confirmed` and one `cleared` per episode, never an alert storm.
+
+The measure is a people count, or people per m² of the zone (`per_m2`); `min_density_per_m2` adds a second
+trigger on people per m² beside a count threshold (a large plaza needs many people, a narrow exit few)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ class CrowdConfig:
     clear_dwell_s: float = 10.0
     cooldown_s: float = 60.0
     per_m2: bool = False
+    min_density_per_m2: float | None = None
     source: CountSource = "auto"
     person_class: str = "person"
     min_score: float = 0.0
@@ -38,6 +42,11 @@ class CrowdConfig:
             raise ValueError("clear_below must be within [0, threshold]")
         if min(self.dwell_s, self.clear_dwell_s, self.cooldown_s) < 0:
             raise ValueError("times must be >= 0")
+        if self.min_density_per_m2 is not None:
+            if self.min_density_per_m2 <= 0:
+                raise ValueError("min_density_per_m2 must be > 0")
+            if self.per_m2:
+                raise ValueError("per_m2 already makes threshold a density; use one of the two")
 
     @property
     def rule_id(self) -> str:
@@ -46,6 +55,13 @@ class CrowdConfig:
     @property
     def clear_level(self) -> float:
         return self.clear_below if self.clear_below is not None else 0.8 * self.threshold
+
+    @property
+    def density_clear_level(self) -> float | None:
+        """The density trigger's clear level: the same fraction of it as `clear_level` of `threshold`."""
+        if self.min_density_per_m2 is None:
+            return None
+        return self.min_density_per_m2 * self.clear_level / self.threshold
 
 
 class CrowdPhase(StrEnum):
@@ -78,6 +94,10 @@ class CrowdRule:
     def __post_init__(self) -> None:
         if self.config.per_m2 and not self.area_m2:
             raise ValueError(f"crowd rule {self.config.rule_id!r} at {self.source}: per_m2 needs area_m2")
+        if self.config.min_density_per_m2 is not None and not self.area_m2:
+            raise ValueError(
+                f"crowd rule {self.config.rule_id!r} at {self.source}: min_density_per_m2 needs area_m2"
+            )
 
     @property
     def rule_id(self) -> str:
@@ -98,6 +118,22 @@ class CrowdRule:
             min_score=c.min_score,
         )
 
+    def triggers(self, m: CountMeasurement) -> tuple[bool, bool]:
+        """(count trigger, density trigger) at the raising level: measure ≥ threshold, people/m² ≥
+        min_density_per_m2."""
+        c = self.config
+        dens = _per_m2(m)
+        by_density = c.min_density_per_m2 is not None and dens is not None and dens >= c.min_density_per_m2
+        return m.value(c.per_m2) >= c.threshold, by_density
+
+    def holding(self, m: CountMeasurement) -> bool:
+        """Still crowded for clearing purposes: either trigger at or above its clear level."""
+        c = self.config
+        dens, level = _per_m2(m), c.density_clear_level
+        return m.value(c.per_m2) >= c.clear_level or (
+            level is not None and dens is not None and dens >= level
+        )
+
     def _obs(
         self, level: ObservationLevel, start: float, m: CountMeasurement, now: float, **ev: Any
     ) -> Observation:
@@ -116,6 +152,8 @@ class CrowdRule:
                 "value": m.value(c.per_m2),
                 "per_m2": c.per_m2,
                 "area_m2": m.area_m2,
+                "density_per_m2": None if (d := _per_m2(m)) is None else round(d, 4),
+                "min_density_per_m2": c.min_density_per_m2,
                 "method": m.method,
                 "zone": m.zone,
                 "threshold": c.threshold,
@@ -136,21 +174,31 @@ class CrowdRule:
         v = m.value(c.per_m2)
         ph = state.phase
         if ph in (CrowdPhase.IDLE, CrowdPhase.ARMING):
-            if v < c.threshold:
+            by_count, by_density = self.triggers(m)
+            if not (by_count or by_density):
                 return replace(state, phase=CrowdPhase.IDLE, since=None), []
             since = state.since if ph is CrowdPhase.ARMING and state.since is not None else now
             cooled = state.cleared_at is None or now - state.cleared_at >= c.cooldown_s
             if now - since >= c.dwell_s and cooled:
                 state = CrowdState(CrowdPhase.ACTIVE, None, since, state.cleared_at, v)
-                return state, [self._obs(ObservationLevel.CONFIRMED, since, m, now, dwell_s=now - since)]
+                trigger = "+".join(t for t, on in (("count", by_count), ("density", by_density)) if on)
+                obs = self._obs(
+                    ObservationLevel.CONFIRMED, since, m, now, dwell_s=now - since, trigger=trigger
+                )
+                return state, [obs]
             return replace(state, phase=CrowdPhase.ARMING, since=since), []
 
         assert state.episode_start is not None
         peak = max(state.peak, v)
-        if v >= c.clear_level:
+        if self.holding(m):
             return replace(state, phase=CrowdPhase.ACTIVE, since=None, peak=peak), []
         since = state.since if ph is CrowdPhase.CLEARING and state.since is not None else now
         if now - since >= c.clear_dwell_s:
             obs = self._obs(ObservationLevel.CLEARED, state.episode_start, m, now, peak=peak)
             return CrowdState(cleared_at=now), [obs]
         return replace(state, phase=CrowdPhase.CLEARING, since=since, peak=peak), []
+
+
+def _per_m2(m: CountMeasurement) -> float | None:
+    """People per m² of the measured zone, or None without a known area."""
+    return m.count / m.area_m2 if m.area_m2 else None

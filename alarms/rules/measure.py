@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from alarms.rules.common import ZoneMask, apply_zone
 from detectors.types import DetectionResult
@@ -30,6 +31,19 @@ class CountMeasurement:
         return self.count / self.area_m2
 
 
+def fused_mode(extra: Mapping[str, Any], zone_name: str | None) -> str | None:
+    """The backend a crowd-fusion result chose for this zone (or the frame): the camera's hysteretic
+    per-zone choice (`crowd_modes`, set by its rule group) when present, else the detector's stateless
+    whole-frame one (`crowd_mode`, e.g. a single still). None: not a fusion result."""
+    modes = extra.get("crowd_modes")
+    if isinstance(modes, Mapping):
+        mode = modes.get(zone_name or "")
+        if mode is not None:
+            return str(mode)
+    mode = extra.get("crowd_mode")
+    return None if mode is None else str(mode)
+
+
 def count_people(
     result: DetectionResult,
     *,
@@ -40,12 +54,19 @@ def count_people(
     person_class: str = "person",
     min_score: float = 0.0,
 ) -> CountMeasurement | None:
-    """Boxes: detections of `person_class` (score, zone) are counted. Density: `extra["count"]` for the
-    frame, or `extra["zone_counts"][zone_name]` for a zone (a frame-wide count would overstate a zone).
-    `auto` uses density when the backend reported a count, else boxes. None: no measurement possible."""
+    """Boxes: detections of `person_class` (score, zone) are counted. Density: `extra["count"]` (or a
+    fusion result's `density_count`) for the frame, or `extra["zone_counts"][zone_name]` for a zone (a
+    frame-wide count would overstate a zone). `auto` follows a fusion result's choice for the zone, else
+    uses density when the backend reported a count, else boxes. None: no measurement possible."""
     extra = result.extra
-    if source == "density" or (source == "auto" and "count" in extra):
-        value = extra.get("count") if zone_name is None else (extra.get("zone_counts") or {}).get(zone_name)
+    if source == "auto":
+        mode = fused_mode(extra, zone_name)
+        source = "density" if mode == "density" or (mode is None and "count" in extra) else "boxes"
+    if source == "density":
+        if zone_name is None:
+            value = extra.get("count", extra.get("density_count"))
+        else:
+            value = (extra.get("zone_counts") or {}).get(zone_name)
         if value is None:
             return None
         return CountMeasurement(float(value), "density", result.frame.captured_at, area_m2, zone_name)

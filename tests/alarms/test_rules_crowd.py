@@ -110,3 +110,29 @@ def test_event_ids_are_deterministic_across_runs() -> None:
 def test_crowd_config_rejects(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         CrowdConfig(**bad)
+
+
+def test_min_density_per_m2_triggers_beside_the_count_and_clears_with_hysteresis() -> None:
+    """threshold 10 people or 0.5 people/m² on a 6 m² zone (3 people): whichever comes first. The density
+    trigger clears at the same fraction as the count (clear_below 8 of 10 → 0.4/m², i.e. 2.4 people)."""
+    script = per_second(2, 3, 3, 3, 3, 3, 2.5, 2.5, 2.5, 2.5, 2, 2, 2, 2, 2)
+    obs = run(script, area_m2=6.0, min_density_per_m2=0.5)
+    assert brief(obs) == [(4.0, "confirmed"), (13.0, "cleared")]  # 2.5 people (0.42/m²) still holds
+    ev = obs[0].evidence
+    assert (ev["trigger"], ev["density_per_m2"], ev["min_density_per_m2"], ev["count"]) == (
+        "density",
+        0.5,
+        0.5,
+        3,
+    )
+    both = run(per_second(12, 12, 12, 12), area_m2=6.0, min_density_per_m2=0.5)
+    assert both[0].evidence["trigger"] == "count+density"
+    by_count = run(per_second(12, 12, 12, 12), area_m2=600.0, min_density_per_m2=0.5)
+    assert by_count[0].evidence["trigger"] == "count" and by_count[0].evidence["density_per_m2"] == 0.02
+
+
+def test_min_density_per_m2_needs_an_area() -> None:
+    with pytest.raises(ValueError, match="min_density_per_m2 needs area_m2"):
+        CrowdRule("CAM-01", "G-001", CrowdConfig(threshold=10, min_density_per_m2=0.5))
+    with pytest.raises(ValueError, match="use one of"):
+        CrowdConfig(threshold=1, per_m2=True, min_density_per_m2=0.5)
