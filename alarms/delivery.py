@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -25,6 +26,16 @@ from alarms.signing import headers, secret_key
 log = logging.getLogger(__name__)
 
 MqttPublish = Callable[[str, str], Awaitable[None]]
+# With a work queue (alarms/delivery_queue.py) the queue, not this worker, schedules retries: the worker sends
+# and records; the settler acks, naks with the retry delay, or republishes what a sweep finds stranded.
+
+
+class Settler(Protocol):
+    async def settled(self, batch: list[Outcome], recorded: bool) -> None: ...
+
+    async def stranded(self, items: list[OutboxItem]) -> None: ...
+
+
 DeadLetterHook = Callable[[OutboxItem, str], None]
 # Marks incidents as reached inside the recorder's transaction (the engine keeps its cache in step).
 DeliveredHook = Callable[[Connection, set[int]], None]
@@ -67,6 +78,8 @@ class DeliveryWorker:
         record_every_s: float = 0.05,
         concurrency: int = 64,
         clock: Callable[[], float] = time.time,
+        settler: Settler | None = None,
+        stranded_after_s: float = 30.0,
     ) -> None:
         self.store = store
         self.endpoints = endpoints
@@ -77,6 +90,8 @@ class DeliveryWorker:
         self.sweep_s = sweep_s
         self.record_every_s = record_every_s
         self.clock = clock
+        self.settler = settler
+        self.stranded_after_s = stranded_after_s  # queued: a pending row this overdue lost its message
         # Separate limits: a slow broker must never hold back police dispatch, nor the reverse.
         self._sems = {"webhook": asyncio.Semaphore(concurrency), "mqtt": asyncio.Semaphore(concurrency)}
         self._inflight: set[int] = set()
@@ -142,10 +157,16 @@ class DeliveryWorker:
         """Picks up rows due for a retry and rows left behind by a restart."""
         while not self._stopping:
             try:
-                due, pending, dead = await asyncio.to_thread(self._due, self.clock())
+                now = self.clock()
+                due, pending, dead = await asyncio.to_thread(self._due, now)
                 self.metrics.outbox_pending.set(pending)
                 self.metrics.dead_letters.set(dead)
-                self.submit([d for d in due if d.id not in self._inflight])
+                due = [d for d in due if d.id not in self._inflight]
+                if self.settler is None:
+                    self.submit(due)
+                else:
+                    late = now - self.stranded_after_s
+                    await self.settler.stranded([d for d in due if d.next_attempt_at <= late])
             except Exception:
                 log.exception("outbox sweep failed; retrying in %.1f s", self.sweep_s)
             with contextlib.suppress(TimeoutError):
@@ -272,6 +293,11 @@ class DeliveryWorker:
                 log.exception("recording %d delivery outcomes failed; they will be retried", len(batch))
                 for outcome in batch:
                     self._inflight.discard(outcome.item.id)
+                if self.settler is not None:
+                    await self.settler.settled(batch, recorded=False)
+                continue
+            if self.settler is not None:
+                await self._settle(batch)
                 continue
             for outcome in batch:
                 if outcome.retry_at is not None:
@@ -290,6 +316,20 @@ class DeliveryWorker:
                         and outcome.item.channel == "webhook"
                     ):
                         self._notify_dead(outcome)
+
+    async def _settle(self, batch: list[Outcome]) -> None:
+        """Queued: outcomes recorded, so the queue gets its ack or nak, and dead letters their alarm."""
+        assert self.settler is not None
+        for outcome in batch:
+            self._inflight.discard(outcome.item.id)
+        try:
+            await self.settler.settled(batch, recorded=True)
+        except Exception:  # unacked messages come back after ack_wait; the record already holds
+            log.exception("settling %d deliveries with the queue failed", len(batch))
+        for outcome in batch:
+            dead = not outcome.ok and outcome.retry_at is None
+            if dead and self.on_dead_letter is not None and outcome.item.channel == "webhook":
+                self._notify_dead(outcome)
 
     def _notify_dead(self, outcome: Outcome) -> None:
         assert self.on_dead_letter is not None

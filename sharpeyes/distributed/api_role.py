@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sharpeyes.distributed.delivery_role import QueuedDelivery
 from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.runtime import LocalRuntime
 from sharpeyes.settings import Settings
@@ -24,7 +25,12 @@ class ApiRuntime(LocalRuntime):
         )
         self.engine.subscribe_batch(self.relay.publish_changes)
         local = self.services.readiness  # an API whose page would miss other processes' changes is not ready
-        self.services.readiness = lambda: {**local(), "live": self.relay.connected.is_set()}
+        checks = {"live": self.relay.connected.is_set}
+        if settings.distributed.delivery.via == "queue":  # --role delivery sends; this process publishes
+            queued = QueuedDelivery(settings.distributed, env)
+            self.delivery = self.services.delivery = queued  # type: ignore[assignment]
+            checks["deliveries"] = queued.ready.is_set
+        self.services.readiness = lambda: {**local(), **{k: f() for k, f in checks.items()}}
 
     async def start(self) -> None:
         await self.relay.start()  # connects in the background: a NATS outage must not keep the API down

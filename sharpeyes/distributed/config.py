@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from alarms.observation_bus import SUBJECT_ROOT
 from ingest.config import Strict
+
+
+class DeliveryRoleConfig(Strict):
+    """`--role delivery`: webhooks and MQTT notices from a JetStream work queue (alarms/delivery_queue.py)."""
+
+    via: Literal["queue", "api"] = Field(
+        "queue",
+        description="queue: engines and APIs publish outbox rows to the work queue and --role delivery sends "
+        "them; api: each --role api process drains the outbox itself (no delivery role deployed)",
+    )
+    stream: str = Field("SHARPEYES_DELIVERIES", description="JetStream work-queue stream of outbox rows")
+    consumer: str = Field("delivery", description="durable consumers <name>-life and <name>-std")
+    ack_wait_s: float = Field(
+        10.0,
+        gt=0,
+        description="a killed delivery process's messages come back after this (raised to the "
+        "longest webhook timeout + 5 s)",
+    )
+    max_deliver: int = Field(
+        100, ge=2, description="JetStream's cap; endpoints' retry policies end sooner (dead letter)"
+    )
+    backoff_s: list[float] | None = Field(
+        None, description="redelivery delays after ack timeouts (JetStream backoff); none: ack_wait each time"
+    )
+    stranded_after_s: float = Field(
+        30.0, gt=0, description="a pending outbox row this overdue lost its message and is published again"
+    )
 
 
 class DistributedConfig(Strict):
@@ -29,6 +58,7 @@ class DistributedConfig(Strict):
     consumer: str = Field("engine", description="durable consumer shared by every engine process")
     ack_wait_s: float = Field(30.0, gt=0, description="unacked observations are redelivered after this")
     publish_timeout_s: float = Field(5.0, gt=0, description="a shard waits this long for JetStream's ack")
+    delivery: DeliveryRoleConfig = DeliveryRoleConfig()
     live_subject: str = Field(
         "sharpeyes.live.incidents",
         pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",

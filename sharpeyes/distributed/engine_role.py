@@ -2,7 +2,8 @@
 
 One or more of these run beside the Ray cluster. Each builds the same IncidentEngine the local runtime builds
 (version-guarded updates make several on one database safe), pulls from the shared durable consumer and runs
-the deadline tick. Outbox rows it writes are drained by the delivery role.
+the deadline tick. Outbox rows it writes go to the delivery work queue right after commit
+(`distributed.delivery.via: queue`), or are found by an API process's sweep (`via: api`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
+from alarms.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
@@ -67,6 +69,11 @@ async def run_engine(
     engine.subscribe_batch(relay.publish_changes)
     js = nc.jetstream()
     await ensure_stream(js, cfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
+    if cfg.delivery.via == "queue":  # else an API process drains the outbox by its sweep
+        await ensure_delivery_stream(js, cfg.delivery.stream, cfg.stream_replicas, cfg.duplicate_window_s)
+        publisher = DeliveryPublisher(js, cfg.delivery.stream)
+        publisher.bind(asyncio.get_running_loop())
+        publish_outbox(engine, publisher)
     consumer = ObservationConsumer(
         js, engine, stream=cfg.stream, durable=cfg.consumer, ack_wait_s=cfg.ack_wait_s
     )

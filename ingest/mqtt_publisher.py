@@ -1,0 +1,74 @@
+"""A publish-only MQTT client for processes that send but never listen (`--role delivery`).
+
+It must not subscribe to button topics: a delivery process that took presses would split them away from the
+ingest path. QoS 1, and a publish returns only after the broker's PUBACK, so the delivery worker records an
+MQTT delivery as done only when the broker holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.config import MqttConfig
+from ingest.mqtt_client import MqttUnavailable, configure_client
+
+log = logging.getLogger(__name__)
+
+
+class MqttPublisher:
+    def __init__(self, cfg: MqttConfig, password: str | None, client_id: str | None = None) -> None:
+        self.cfg = cfg
+        # Its own id: sharing the listener's would make the broker drop one of the two connections.
+        cid = client_id or f"{cfg.client_id}-publisher-{os.getpid()}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, clean_session=True)
+        configure_client(client, cfg, password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        self.client = client
+        self._down_logged = False
+
+    def start(self) -> None:
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def connected(self) -> bool:
+        return bool(self.client.is_connected())
+
+    async def publish(self, topic: str, payload: str, wait_s: float = 10.0) -> None:
+        """Raises MqttUnavailable when not connected or not acknowledged in time (the worker retries)."""
+        if not self.client.is_connected():
+            raise MqttUnavailable("not connected to the MQTT broker")
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise MqttUnavailable(mqtt.error_string(info.rc))
+        await asyncio.to_thread(info.wait_for_publish, wait_s)
+        if not info.is_published():
+            raise MqttUnavailable(f"no PUBACK within {wait_s:.0f} s")
+
+    def _on_connect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            if not self._down_logged:
+                self._down_logged = True
+                log.error(
+                    "MQTT broker %s:%s refused the publisher: %s", self.cfg.host, self.cfg.port, reason_code
+                )
+            return
+        self._down_logged = False
+        log.info("MQTT publisher connected to %s:%s", self.cfg.host, self.cfg.port)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+        if reason_code != 0 and not self._down_logged:
+            self._down_logged = True
+            log.warning(
+                "MQTT publisher lost %s:%s (%s); reconnecting", self.cfg.host, self.cfg.port, reason_code
+            )
