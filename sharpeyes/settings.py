@@ -115,6 +115,14 @@ def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProble
         if hook.name in names:
             problems.append(ConfigProblem(("webhooks", i, "name"), f"duplicate webhook name {hook.name!r}"))
         names.add(hook.name)
+        cap = settings.distributed.delivery.max_deliver
+        if settings.runtime == "ray" and hook.retry.max_attempts and hook.retry.max_attempts >= cap:
+            problems.append(  # JetStream would stop redelivering before the policy dead-letters it
+                ConfigProblem(
+                    ("webhooks", i, "retry", "max_attempts"),
+                    f"must be below distributed.delivery.max_deliver ({cap})",
+                )
+            )
         if not env.get(hook.secret_env):
             problems.append(
                 ConfigProblem(

@@ -58,6 +58,14 @@ class DistributedConfig(Strict):
     consumer: str = Field("engine", description="durable consumer shared by every engine process")
     ack_wait_s: float = Field(30.0, gt=0, description="unacked observations are redelivered after this")
     publish_timeout_s: float = Field(5.0, gt=0, description="a shard waits this long for JetStream's ack")
+    spool_dir: str | None = Field(
+        "var/spool",
+        description="a shard keeps observations JetStream did not take in <dir>/<shard>.jsonl on its node "
+        "(replayed in order when it is back, and after a restart there); null: in memory only",
+    )
+    spool_max_messages: int = Field(
+        100_000, ge=1, description="spooled observations per shard; beyond this new ones are dropped, counted"
+    )
     delivery: DeliveryRoleConfig = DeliveryRoleConfig()
     live_subject: str = Field(
         "sharpeyes.live.incidents",

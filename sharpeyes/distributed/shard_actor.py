@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -34,7 +35,11 @@ class CameraShard:
         self.index = index
         self.settings = Settings.model_validate({**settings_doc, "cameras": []})
         self.directory = GridDirectory.build(self.settings.grids)
-        self.bus = BusEngine(self.settings.distributed, name=f"sharpeyes-shard-{index}")
+        self.registry = CollectorRegistry()  # the spool's metrics (counts also in status())
+        cfg = self.settings.distributed
+        name = f"sharpeyes-shard-{index}"
+        spool = Path(cfg.spool_dir) / f"{name}.jsonl" if cfg.spool_dir else None
+        self.bus = BusEngine(cfg, name=name, spool_path=spool, registry=self.registry)
         self.pipeline: VideoPipeline | None = None
         self.digest = ""
         self.started_at = time.time()
@@ -59,7 +64,7 @@ class CameraShard:
                 engine=self.bus,  # type: ignore[arg-type]  # duck-typed: publishes instead of writing
                 directory=self.directory,
                 snapshots=SnapshotStore(s.storage.snapshots_path()),
-                registry=CollectorRegistry(),
+                registry=CollectorRegistry(),  # fresh per pipeline: a re-apply registers again
                 env=os.environ,
             )
             pipeline.start()
@@ -84,6 +89,12 @@ class CameraShard:
             "cameras": {c["id"]: {"state": c["state"], "analysed": c["analysed_frames"]} for c in cams},
             "published": self.bus.publisher.published,
             "duplicates": self.bus.publisher.duplicates,
+            "spool": {
+                "depth": len(self.bus.spool),
+                "spooled": self.bus.spooled,
+                "replayed": self.bus.replayed,
+                "dropped": self.bus.dropped,
+            },
         }
 
     def stop(self) -> None:

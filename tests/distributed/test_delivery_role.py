@@ -318,3 +318,17 @@ def test_two_delivery_processes_share_the_queue_and_a_killed_one_loses_nothing(
     bodies = [r.body for r in receiver.received.values()]
     assert len({b["data"]["source_id"] for b in bodies}) == 300
     print(f"\n300 presses, 1 of 2 delivery processes killed: {receiver.duplicates} duplicate deliveries")
+
+
+def test_a_retry_policy_longer_than_the_queue_allows_is_a_located_config_error() -> None:
+    """JetStream stops redelivering at max_deliver; a policy that outlives it would never dead-letter."""
+    from sharpeyes.settings import ConfigError
+
+    doc = config("sqlite:///x.db", "nats://127.0.0.1:1", "http://127.0.0.1:9/h", 1883, max_attempts=40)
+    doc["distributed"]["delivery"]["max_deliver"] = 40
+    with pytest.raises(ConfigError) as err:
+        settings_of(doc)
+    assert "webhooks.0.retry.max_attempts" in str(err.value).replace("[", ".").replace("]", "")
+    assert "max_deliver (40)" in str(err.value)
+    doc["distributed"]["delivery"]["max_deliver"] = 41
+    assert settings_of(doc).distributed.delivery.max_deliver == 41
