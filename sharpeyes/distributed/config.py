@@ -7,7 +7,25 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from alarms.observation_bus import SUBJECT_ROOT
+from ingest.button_bus import BUTTON_SUBJECT_ROOT
 from ingest.config import Strict
+
+
+class IngestRoleConfig(Strict):
+    """`--role ingest`: MQTT 5 shared subscription → JetStream. Stable client ids because mosquitto keeps a
+    dead member's unacked and queued presses in its session until the same id reconnects (SCALING.md)."""
+
+    client_id: str = Field(
+        "sharpeyes-ingest-0",
+        description="this process's MQTT client id; SHARPEYES_INGEST_ID overrides it (StatefulSet pod name)",
+    )
+    session_expiry_s: int = Field(
+        3600, ge=1, le=2**32 - 2, description="the broker keeps an absent member's session this long"
+    )
+    receive_maximum: int = Field(100, ge=1, le=65535, description="unacked presses in flight per process")
+    stream: str = Field("SHARPEYES_BUTTONS", description="JetStream stream carrying button messages")
+    consumer: str = Field("engine-buttons", description="durable consumer shared by every engine process")
+    retry_max_s: float = Field(5.0, gt=0, description="backoff ceiling while JetStream does not ack")
 
 
 class DeliveryRoleConfig(Strict):
@@ -66,6 +84,12 @@ class DistributedConfig(Strict):
     spool_max_messages: int = Field(
         100_000, ge=1, description="spooled observations per shard; beyond this new ones are dropped, counted"
     )
+    buttons_via: Literal["api", "ingest"] = Field(
+        "api",
+        description="api: each --role api process listens to buttons itself; ingest: --role ingest "
+        "processes do (MQTT 5 shared subscription → JetStream → engine) and the API does not subscribe",
+    )
+    ingest: IngestRoleConfig = IngestRoleConfig()
     delivery: DeliveryRoleConfig = DeliveryRoleConfig()
     live_subject: str = Field(
         "sharpeyes.live.incidents",
@@ -77,6 +101,7 @@ class DistributedConfig(Strict):
     @classmethod
     def _outside_observations(cls, value: str) -> str:
         """Under sharpeyes.obs.> the observation stream would store live events; engines reject them."""
-        if value == SUBJECT_ROOT or value.startswith(SUBJECT_ROOT + "."):
-            raise ValueError(f"must not be under {SUBJECT_ROOT}.> (the observation stream's subjects)")
+        for root in (SUBJECT_ROOT, BUTTON_SUBJECT_ROOT):
+            if value == root or value.startswith(root + "."):
+                raise ValueError(f"must not be under {root}.> (a JetStream stream's subjects)")
         return value
