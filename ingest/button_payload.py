@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,3 +100,23 @@ def parse_status(topic: str, payload: bytes, prefix: str) -> tuple[str, bool] | 
     if text not in ("online", "offline"):
         return Reject(topic, button_id, "invalid_payload", "status must be online or offline")
     return button_id, text == "online"
+
+
+def parse_message(
+    topic: str, payload: bytes, prefix: str, received_at: float, max_bytes: int, known: Callable[[str], bool]
+) -> PanicSignal | tuple[str, bool] | Reject:
+    """One MQTT message on a button topic: a signal, a presence status (button id, online), or why not.
+    Shared by the local listener and `--role ingest`, so both accept and refuse exactly the same."""
+    if topic.endswith("/status"):
+        status = parse_status(topic, payload, prefix)
+        if isinstance(status, Reject):
+            return status
+        if not known(status[0]):
+            return Reject(topic, status[0], "unknown_button", "not in config")
+        return status
+    parsed = parse_event(topic, payload, prefix, received_at, max_bytes)
+    if isinstance(parsed, Reject):
+        return parsed
+    if not known(parsed.button_id):
+        return Reject(topic, parsed.button_id, "unknown_button", "not in config")
+    return parsed

@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from ingest.button_payload import Reject, parse_event, parse_status
+from ingest.button_payload import Reject, parse_message
 from ingest.config import MqttConfig
 from ingest.types import PanicSignal
 
@@ -79,6 +79,7 @@ class ButtonListener:
         self.on_status = on_status
         self.on_reject = on_reject
         self.clock = clock
+        self.subscribe_buttons = True  # False: connect only to publish (`distributed.buttons_via: ingest`)
         self.messages = Counter(
             "sharpeyes_mqtt_messages_total",
             "MQTT messages received, by outcome",
@@ -155,7 +156,11 @@ class ButtonListener:
             return
         self._refused_last = False
         subs = [(f"{self.prefix}/buttons/+/event", 1), (f"{self.prefix}/buttons/+/status", 1)]
-        client.subscribe(subs)
+        if self.subscribe_buttons:
+            client.subscribe(subs)
+        else:  # --role ingest takes the presses; drop what an earlier run left in this persistent session
+            client.unsubscribe([t for t, _ in subs])
+            subs = []
         self._connected.set()
         self.connected_gauge.set(1)
         log.info(
@@ -221,20 +226,12 @@ class ButtonListener:
 
     def _parse(self, topic: str, payload: bytes, now: float) -> PanicSignal | str:
         """A PanicSignal to store, or the outcome label of a message handled here."""
-        if topic.endswith("/status"):
-            status = parse_status(topic, payload, self.prefix)
-            if isinstance(status, Reject):
-                return self._reject(status, now)
-            button_id, online = status
-            if not self.known(button_id):
-                return self._reject(Reject(topic, button_id, "unknown_button", "not in config"), now)
-            self.on_status(button_id, online, now)
-            return "presence"
-        parsed = parse_event(topic, payload, self.prefix, now, self.cfg.max_payload_bytes)
+        parsed = parse_message(topic, payload, self.prefix, now, self.cfg.max_payload_bytes, self.known)
         if isinstance(parsed, Reject):
             return self._reject(parsed, now)
-        if not self.known(parsed.button_id):
-            return self._reject(Reject(topic, parsed.button_id, "unknown_button", "not in config"), now)
+        if isinstance(parsed, tuple):
+            self.on_status(parsed[0], parsed[1], now)
+            return "presence"
         return parsed
 
     def _reject(self, reject: Reject, now: float) -> str:

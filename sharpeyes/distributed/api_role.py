@@ -24,6 +24,8 @@ class ApiRuntime(LocalRuntime):
             settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry
         )
         self.engine.subscribe_batch(self.relay.publish_changes)
+        if settings.distributed.buttons_via == "ingest":  # --role ingest takes the presses, not this process
+            self.listener.subscribe_buttons = False
         local = self.services.readiness  # an API whose page would miss other processes' changes is not ready
         checks = {"live": self.relay.connected.is_set}
         if settings.distributed.delivery.via == "queue":  # --role delivery sends; this process publishes

@@ -79,6 +79,7 @@ async def run_engine(
     )
     await consumer.subscribe()
     log.info("engine consuming %s/%s from %s", cfg.stream, cfg.consumer, cfg.nats_url)
+    buttons = await _buttons(settings, js, engine, stop) if cfg.buttons_via == "ingest" else None
     ticker = asyncio.create_task(_tick(engine, stop, tick_s))
     try:
         await consumer.run(stop)
@@ -86,6 +87,9 @@ async def run_engine(
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
+        if buttons is not None:
+            with contextlib.suppress(Exception):  # it ends with `stop`; unacked presses are redelivered
+                await asyncio.wait_for(buttons, 5)
         await relay.stop()  # its last publishes are flushed with the acks below
         with contextlib.suppress(Exception):  # acks already sent are flushed; unacked ones are redelivered
             await nc.flush(timeout=2)
@@ -93,6 +97,32 @@ async def run_engine(
             await nc.close()
         store.close()
     return consumer
+
+
+async def _buttons(
+    settings: Settings, js: object, engine: IncidentEngine, stop: asyncio.Event
+) -> asyncio.Task[None]:
+    """Presses from `--role ingest` (their own stream and consumer, so they never queue behind cameras).
+    Only the status side of presence runs here; the silence check stays in the API's tick."""
+    from alarms.devices import ensure_devices
+    from alarms.presence import PresenceMonitor
+    from ingest.button_bus import ensure_button_stream
+    from sharpeyes.distributed.button_consumer import ButtonConsumer
+
+    def register() -> None:  # presence needs the configured buttons' rows, whether or not an API ran yet
+        with engine.store.write() as conn:
+            ensure_devices(conn, dict(engine.directory.devices))
+
+    await asyncio.to_thread(register)
+    cfg = settings.distributed
+    await ensure_button_stream(js, cfg.ingest.stream, cfg.stream_replicas, cfg.duplicate_window_s)
+    presence = PresenceMonitor(engine, {}, started_at=time.time())
+    consumer = ButtonConsumer(
+        js, engine, presence, stream=cfg.ingest.stream, durable=cfg.ingest.consumer, ack_wait_s=cfg.ack_wait_s
+    )
+    await consumer.subscribe()
+    log.info("engine consuming buttons %s/%s", cfg.ingest.stream, cfg.ingest.consumer)
+    return asyncio.create_task(consumer.run(stop))
 
 
 async def _tick(engine: IncidentEngine, stop: asyncio.Event, tick_s: float) -> None:
