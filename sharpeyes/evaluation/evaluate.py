@@ -15,11 +15,13 @@ from typing import Any
 
 from alarms.rules.measure import count_people
 from detectors.base import Detector, build_detector
+from detectors.crowd_fusion import FusionSwitch, per_mpx
 from ingest.types import Frame
 from sharpeyes.evaluation.media import still_image
 from sharpeyes.evaluation.metrics import count_errors, score_events
 from sharpeyes.evaluation.runner import BASE_TS, StageTimes, _groups, camera_for, run_clip
 from sharpeyes.evaluation.suite import LoadedSuite
+from sharpeyes.evaluation.switch_cv import SwitchSample, leave_one_out
 from sharpeyes.video_config import detector_configs
 
 
@@ -57,9 +59,41 @@ def _build(loaded: LoadedSuite, names: set[str]) -> dict[str, Detector]:
 
 def count_with(detector: Detector, image: Any, key: str) -> float:
     """A backend's people count for the whole image, measured as the crowd rules measure it."""
+    return measure_count(detector, image, key)[0]
+
+
+def measure_count(detector: Detector, image: Any, key: str) -> tuple[float, dict[str, float] | None]:
+    """The count as above, and for a crowd-fusion backend both of its counts and the switch variable
+    (people per megapixel), which the switch's cross-validation needs."""
     result = detector.detect([Frame(key, 0, BASE_TS, 0, image)])[0]
     measured = count_people(result, source="auto")
-    return measured.count if measured is not None else 0.0
+    count = measured.count if measured is not None else 0.0
+    if not isinstance(result.extra.get("fusion"), FusionSwitch):
+        return count, None
+    boxes = count_people(result, source="boxes")
+    density = float(result.extra["density_count"])
+    height, width = image.shape[:2]
+    return count, {
+        "boxes": boxes.count if boxes is not None else 0.0,
+        "density": round(density, 1),
+        "per_mpx": round(per_mpx(density, width * height), 1),
+    }
+
+
+def switch_validation(detectors: Mapping[str, Detector], per_image: list[dict[str, Any]]) -> dict[str, Any]:
+    """Leave-one-out validation of each crowd-fusion backend's switch point over the counting images."""
+    out: dict[str, Any] = {}
+    for backend, detector in detectors.items():
+        rows = [p for p in per_image if p["backend"] == backend and "per_mpx" in p]
+        switch = getattr(detector, "switch", None)
+        if len(rows) < 2 or not isinstance(switch, FusionSwitch):
+            continue
+        samples = [
+            SwitchSample(p["true"], p["boxes"], p["density"], p["per_mpx"], f"{p['media']}@{p['t']}")
+            for p in rows
+        ]
+        out[backend] = leave_one_out(samples, configured=switch.dense_per_mpx)
+    return out
 
 
 def evaluate(
@@ -87,7 +121,7 @@ def evaluate(
                     for item in labels.items:
                         image = still_image(loaded.media(item.media), item.t)
                         t0 = time.perf_counter()
-                        est = count_with(detectors[backend], image, "count")
+                        est, fusion = measure_count(detectors[backend], image, "count")
                         times.add(f"count:{backend}", (time.perf_counter() - t0) * 1000)
                         pairs.append((item.count, est))
                         per_image.append(
@@ -98,12 +132,14 @@ def evaluate(
                                 "t": item.t,
                                 "true": item.count,
                                 "estimate": round(est, 1),
+                                **(fusion or {}),
                             }
                         )
                     counting[backend][set_name] = count_errors(pairs)
                 counting[backend]["all"] = count_errors(
                     [(p["true"], p["estimate"]) for p in per_image if p["backend"] == backend]
                 )
+        switch_cv = switch_validation(detectors, per_image)
     finally:
         for detector in detectors.values():
             detector.close()
@@ -133,6 +169,7 @@ def evaluate(
         ],
         "counting": counting,
         "counts": per_image,
+        "switch_cv": switch_cv,
         "speed": times.summary(),
     }
     report["checks"] = check_limits(report, suite.floors, suite.ceilings)

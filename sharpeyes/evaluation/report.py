@@ -72,6 +72,25 @@ def render(report: dict[str, Any]) -> str:
             for name, m in sets.items()
         ]
         parts.append(table(["backend", "set", "n", "MAE", "RMSE", "mean rel. err", "bias"], rows))
+    if report.get("switch_cv"):
+        rows = [
+            [
+                backend,
+                v["n"],
+                v["boxes_mae"],
+                v["density_mae"],
+                v.get("configured_threshold"),
+                v.get("configured_mae"),
+                v["in_sample_threshold"],
+                v["in_sample_mae"],
+                v["loo_mae"],
+                f"{v['fold_thresholds'][0]:g}–{v['fold_thresholds'][1]:g}",
+            ]
+            for backend, v in report["switch_cv"].items()
+        ]
+        headers = ["fusion", "n", "boxes MAE", "density MAE", "switch /Mpx", "MAE", "in-sample switch"]
+        headers += ["in-sample MAE", "LOO MAE", "LOO switches"]
+        parts.append(table(headers, rows))
     if report["speed"]:
         rows = [
             [stage, s["frames"], s["mean_ms"], s["p50_ms"], s["p95_ms"]]
