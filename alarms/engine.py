@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alarms.categories import SYSTEM_CATEGORIES, category, certainty_rank
+from alarms.categories import CONFIRMED, SYSTEM_CATEGORIES, category, certainty_rank
 from alarms.config import SlaConfig
 from alarms.delivery import mark_delivered_sql
 from alarms.devices import touch_devices
@@ -393,7 +393,18 @@ class IncidentEngine:
                     raise BadRequest("merge needs another incident id (merged_into)")
                 self._load(uow, merged_into)
                 values["merged_into"] = merged_into
-            change = self._update(uow, current, action, actor, note, values=values, now=now)
+            # An operator who sends people to a suspected fire has verified it: dispatch endpoints that wait
+            # for confirmed incidents hear of it now, as created.
+            confirms = (
+                action == "dispatch"
+                and category(current.category).graded
+                and certainty_rank(current.certainty) < certainty_rank(CONFIRMED)
+            )
+            if confirms:
+                values["certainty"] = CONFIRMED
+            change = self._update(
+                uow, current, action, actor, note, values=values, now=now, confirms=confirms
+            )
         self._publish([change])
         return change.incident
 
@@ -563,6 +574,7 @@ class IncidentEngine:
         values: dict[str, Any],
         now: float,
         source_ts: float | None = None,
+        confirms: bool = False,
     ) -> Change:
         values = {**values, "version": current.version + 1, "updated_at": now}
         pending = current.dispatch_status in ("none", "delivered") and self.routing.sends_webhook(
@@ -574,7 +586,7 @@ class IncidentEngine:
         uow.update(current, incident, dispatch_pending=pending)
         self._remember(uow.conn, incident, old_key=current.open_key)
         self._timeline(uow, incident, action, actor, note, current.state, now)
-        return self._with_outbox(uow, incident, action, actor, note, now, source_ts)
+        return self._with_outbox(uow, incident, action, actor, note, now, source_ts, confirms)
 
     def _timeline(
         self,
@@ -609,10 +621,11 @@ class IncidentEngine:
         note: str | None,
         now: float,
         source_ts: float | None,
+        confirms: bool = False,
     ) -> Change:
         public = incident.public(now)
         change = {"action": action, "actor": actor, "note": note, "version": incident.version}
-        rows = self.routing.rows_for(public, action, change, now, source_ts)
+        rows = self.routing.rows_for(public, action, change, now, source_ts, confirms)
         return Change(incident, action, uow.add_outbox(rows), public)
 
     # ----- camera observations: confirmation and clearing (issue 3) --------------------------------------

@@ -70,12 +70,15 @@ def envelope(event_type: str, incident: dict[str, Any], change: dict[str, Any], 
     return {"type": event_type, "timestamp": iso(now), "data": {**incident, "change": change}}
 
 
-def endpoint_event(hook: WebhookConfig, category_name: str, action: str, confirmed: bool) -> str | None:
+def endpoint_event(
+    hook: WebhookConfig, category_name: str, action: str, confirmed: bool, confirms: bool = False
+) -> str | None:
     """The event type this endpoint gets for a change, or None.
 
     Police dispatch acts on confirmed incidents; operators see suspected ones on the page and over MQTT. An
     endpoint with ``min_level: confirmed`` therefore hears nothing of an unconfirmed incident, and the change
-    that confirms it is the first it hears: ``incident.created`` (with ``change.action`` ``confirmed``).
+    that confirms it is the first it hears: ``incident.created`` (with ``change.action`` ``confirmed``, or
+    ``dispatch`` when an operator who verified a suspicion sends people: ``confirms``).
     """
     if hook.categories is not None and category_name not in hook.categories:
         return None
@@ -83,7 +86,7 @@ def endpoint_event(hook: WebhookConfig, category_name: str, action: str, confirm
     if hook.min_level == "confirmed":
         if not confirmed:
             return None
-        if action == "confirmed":
+        if action == "confirmed" or confirms:
             event_type = "incident.created"
     return event_type if event_type in hook.events else None
 
@@ -102,7 +105,7 @@ class Routing:
         cat = category(category_name)
         if not cat.to_webhooks:
             return False
-        confirmed = not cat.graded or action == "confirmed"
+        confirmed = not cat.graded or action in ("confirmed", "dispatch")
         return any(endpoint_event(h, category_name, action, confirmed) for h in self.endpoints)
 
     def rows_for(
@@ -112,6 +115,7 @@ class Routing:
         change: dict[str, Any],
         now: float,
         source_ts: float | None = None,
+        confirms: bool = False,
     ) -> list[dict[str, Any]]:
         event_type = event_type_for(action)
         cat = category(incident["category"])
@@ -131,7 +135,7 @@ class Routing:
         rows: list[dict[str, Any]] = []
         if cat.to_webhooks:
             for hook in self.endpoints:
-                hook_event = endpoint_event(hook, incident["category"], action, confirmed)
+                hook_event = endpoint_event(hook, incident["category"], action, confirmed, confirms)
                 if hook_event is None:
                     continue
                 if hook_event not in bodies:

@@ -139,3 +139,35 @@ def test_min_level_config() -> None:
     assert hook.min_level == "confirmed"
     with pytest.raises(ValidationError):
         WebhookConfig(name="p", url="https://x.example/h", secret_env="S", min_level="rumour")  # type: ignore[arg-type]
+
+
+def test_an_operator_dispatching_a_suspected_fire_confirms_it_for_police(make_rig, se) -> None:  # type: ignore[no-untyped-def]
+    """Police wait for confirmed fires; an operator who verified a suspicion on the video and sends people
+    confirms it: police get it then, as created, and its later changes as updates."""
+    rig = _rig(make_rig, se)
+    opened = rig.engine.observe_condition(_trigger(rig, "fire", "suspected", 1))
+    assert opened is not None
+    iid = opened.incident.id
+    rig.engine.act(iid, "acknowledge", "op")
+    assert "police" not in {r["target"] for r in rig.outbox_rows(iid)}
+    inc = rig.engine.act(iid, "dispatch", "op", "seen on CAM-7", assignee="fire brigade 3")
+    assert (inc.certainty, inc.dispatch_status) == ("Observed", "pending")
+    police = [r for r in rig.outbox_rows(iid) if r["target"] == "police"]
+    assert [json.loads(r["payload"])["type"] for r in police] == ["incident.created"]
+    body = json.loads(police[0]["payload"])
+    assert body["data"]["change"]["action"] == "dispatch" and body["data"]["assignee"] == "fire brigade 3"
+    rig.engine.act(iid, "resolve", "op", "extinguished")
+    police = [r for r in rig.outbox_rows(iid) if r["target"] == "police"]
+    assert [json.loads(r["payload"])["type"] for r in police] == ["incident.created", "incident.updated"]
+
+
+def test_dispatching_a_confirmed_fire_is_an_update_for_police(make_rig, se) -> None:  # type: ignore[no-untyped-def]
+    rig = _rig(make_rig, se)
+    opened = rig.engine.observe_condition(_trigger(rig, "fire", "confirmed", 1))
+    assert opened is not None
+    rig.engine.act(opened.incident.id, "acknowledge", "op")
+    rig.engine.act(opened.incident.id, "dispatch", "op", "sent", assignee="unit-1")
+    police = [r for r in rig.outbox_rows(opened.incident.id) if r["target"] == "police"]
+    types = [json.loads(r["payload"])["type"] for r in police]
+    assert types[0] == "incident.created" and types.count("incident.created") == 1
+    assert types[-1] == "incident.updated"
