@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 
 from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
 from dashboard.config import AuthConfig, HttpConfig, LiveVideoConfig
@@ -41,6 +41,9 @@ class Settings(Strict):
     # local: every part in one process (the default); ray: cameras on Ray shards, observations via JetStream
     runtime: Literal["local", "ray"] = "local"
     distributed: DistributedConfig = DistributedConfig()
+    # Strings of the file that named environment variables, as written, by location (parse_settings fills
+    # it): what a process may pass on where the expanded secret must not go (Ray actor arguments).
+    _env_templates: dict[Loc, str] = PrivateAttr(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +73,22 @@ def format_loc(loc: Loc) -> str:
     return out or "(root)"
 
 
-def _interpolate(value: Any, loc: Loc, env: Mapping[str, str], problems: list[ConfigProblem]) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in strings; a missing variable is a problem, not an empty string."""
+def _interpolate(
+    value: Any,
+    loc: Loc,
+    env: Mapping[str, str],
+    problems: list[ConfigProblem],
+    templates: dict[Loc, str] | None = None,
+) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in strings; a missing variable is a problem, not an empty string.
+    `templates` collects each such string as written."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), env, problems) for k, v in value.items()}
+        return {k: _interpolate(v, (*loc, k), env, problems, templates) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), env, problems) for i, v in enumerate(value)]
+        return [_interpolate(v, (*loc, i), env, problems, templates) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
+        if templates is not None:
+            templates[loc] = value
 
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
@@ -176,7 +188,8 @@ def parse_settings(text: str, filename: str = "<config>", env: Mapping[str, str]
     if not isinstance(data, dict):
         raise ConfigError(filename, [ConfigProblem((), "the top level must be a mapping", 1)])
     problems: list[ConfigProblem] = []
-    data = _interpolate(data, (), env, problems)
+    templates: dict[Loc, str] = {}
+    data = _interpolate(data, (), env, problems, templates)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -193,7 +206,21 @@ def parse_settings(text: str, filename: str = "<config>", env: Mapping[str, str]
         located = [ConfigProblem(p.loc, p.message, line_of(lines, p.loc)) for p in problems]
         raise ConfigError(filename, sorted(located, key=lambda p: (p.line or 0, format_loc(p.loc))))
     assert settings is not None
+    settings._env_templates = templates
     return settings
+
+
+def env_templates(settings: Settings) -> dict[Loc, str]:
+    """The config's `${VAR}` strings as written, by location (empty for settings not parsed from a file)."""
+    return dict(settings._env_templates)
+
+
+def expand_env(value: Any, env: Mapping[str, str]) -> tuple[Any, list[str]]:
+    """`${VAR}` expansion of a config fragment in another process (a Ray shard, from its node's environment):
+    the expanded value and one message per missing variable (names only, never values)."""
+    problems: list[ConfigProblem] = []
+    out = _interpolate(value, (), env, problems)
+    return out, [f"{format_loc(p.loc)}: {p.message}" for p in problems]
 
 
 class SecretsNotNeeded(dict[str, str]):

@@ -14,11 +14,55 @@ import time
 from typing import Any
 
 from sharpeyes.distributed.shards import Moves, assign, plan
-from sharpeyes.settings import Settings
+from sharpeyes.settings import Settings, env_templates
 
 log = logging.getLogger(__name__)
 
 SHARD_NAME = "sharpeyes-shard-{}"
+# What a shard needs of the config; the rest (database URL, MQTT, webhooks, tokens) never reaches Ray.
+SHARD_SECTIONS = frozenset({"grids", "detectors", "video", "distributed", "log_level"})
+
+
+def _put(doc: Any, path: tuple[str | int, ...], raw: str) -> None:
+    """Set doc[path] = raw where that path exists and holds a plain value."""
+    for key in path[:-1]:
+        try:
+            doc = doc[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = path[-1]
+    in_dict = isinstance(doc, dict) and last in doc and not isinstance(doc[last], dict | list)
+    in_list = isinstance(doc, list) and isinstance(last, int) and 0 <= last < len(doc)
+    if in_dict or in_list:
+        doc[last] = raw
+
+
+def camera_docs(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Enabled cameras as JSON, every `${VAR}` string as written in the config: a camera password stays
+    out of Ray (actor arguments live in its GCS); the shard expands it from its own node's environment."""
+    templates = env_templates(settings)
+    out: dict[str, dict[str, Any]] = {}
+    for i, cam in enumerate(settings.cameras):
+        if not cam.enabled:
+            continue
+        doc = cam.model_dump(mode="json")
+        for loc, raw in templates.items():
+            if loc[:2] == ("cameras", i) and len(loc) > 2:
+                _put(doc, loc[2:], raw)
+        out[cam.id] = doc
+    return out
+
+
+def shard_settings_doc(settings: Settings) -> dict[str, Any]:
+    """The shard's part of the config, `${VAR}` strings as written (see camera_docs)."""
+    doc = settings.model_dump(mode="json", include=set(SHARD_SECTIONS))
+    doc["storage"] = {"snapshots_dir": settings.storage.snapshots_path()}
+    for loc, raw in env_templates(settings).items():
+        if loc and loc[0] in SHARD_SECTIONS:
+            _put(doc, loc, raw)
+        elif loc == ("storage", "snapshots_dir"):
+            doc["storage"]["snapshots_dir"] = raw
+    return doc
 
 
 class Reconciler:
@@ -34,16 +78,17 @@ class Reconciler:
         self._ray = ray
         self._remote = ray.remote(CameraShard)
         self.last_errors: dict[int, str] = {}
+        self.camera_errors: dict[int, dict[str, str]] = {}  # per shard: camera id -> why it cannot run
 
     @property
     def shards(self) -> int:
         return self.settings.distributed.shards
 
     def _settings_doc(self) -> dict[str, Any]:
-        return self.settings.model_dump(mode="json", exclude={"cameras"})
+        return shard_settings_doc(self.settings)
 
     def desired(self) -> dict[int, list[dict[str, Any]]]:
-        by_id = {c.id: c.model_dump(mode="json") for c in self.settings.cameras if c.enabled}
+        by_id = camera_docs(self.settings)
         return {i: [by_id[c] for c in cams] for i, cams in assign(by_id, self.shards).items()}
 
     def options(self, index: int) -> dict[str, Any]:
@@ -78,12 +123,17 @@ class Reconciler:
             except Exception as exc:  # a shard mid-restart or a lost node: next round tries again
                 self.last_errors[i] = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning("shard %d not reconciled: %s", i, self.last_errors[i])
+                continue
+            errors = dict(out[i].get("camera_errors") or {})
+            if errors != self.camera_errors.get(i, {}):  # once per change, not every round
+                for cam, why in sorted(errors.items()):
+                    log.warning("shard %d: camera %s not started: %s", i, cam, why)
+            self.camera_errors[i] = errors
         return out
 
     def update(self, settings: Settings) -> Moves:
         """Switch to a new config: shards beyond a smaller count are removed, the rest reconciled."""
-        old = {c.id: c.model_dump(mode="json") for c in self.settings.cameras if c.enabled}
-        new = {c.id: c.model_dump(mode="json") for c in settings.cameras if c.enabled}
+        old, new = camera_docs(self.settings), camera_docs(settings)
         moves = plan(old, new, self.shards, settings.distributed.shards)
         old_shards = self.shards
         self.settings = settings

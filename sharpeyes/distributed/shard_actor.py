@@ -3,6 +3,11 @@
 Run as a named, detached Ray actor (see reconciler.py). Ray restarts it after a crash or a lost node with its
 original constructor arguments; the reconciler then hands it the current assignment. Frames stay in this
 process; only observations leave it.
+
+Its arguments carry the config's `${VAR}` strings as written (Ray keeps an actor's constructor arguments in
+its GCS, to restart it), so camera passwords and other secrets are expanded here, from this node's
+environment (the Kubernetes Secret on the worker pods). A camera whose variable is missing on this node
+does not start; its status says why, and the other cameras run.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from alarms.grids import GridDirectory
 from alarms.snapshots import SnapshotStore
 from sharpeyes.distributed.bus_engine import BusEngine
 from sharpeyes.distributed.shards import digest
-from sharpeyes.settings import Settings
+from sharpeyes.settings import Settings, expand_env, format_loc
 from sharpeyes.video import VideoPipeline
 from sharpeyes.video_config import CameraConfig
 
@@ -33,7 +39,10 @@ class CameraShard:
     def __init__(self, index: int, settings_doc: Mapping[str, Any], cameras: list[dict[str, Any]]) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.index = index
-        self.settings = Settings.model_validate({**settings_doc, "cameras": []})
+        doc, missing = expand_env(dict(settings_doc), os.environ)
+        if missing:  # nothing of this shard can run (no NATS address, say): say which, never a value
+            raise RuntimeError(f"shard {index} settings on this node: {'; '.join(missing)}")
+        self.settings = Settings.model_validate({**doc, "cameras": []})
         self.directory = GridDirectory.build(self.settings.grids)
         self.registry = CollectorRegistry()  # the spool's metrics (counts also in status())
         cfg = self.settings.distributed
@@ -42,6 +51,7 @@ class CameraShard:
         self.bus = BusEngine(cfg, name=name, spool_path=spool, registry=self.registry)
         self.pipeline: VideoPipeline | None = None
         self.digest = ""
+        self.camera_errors: dict[str, str] = {}
         self.started_at = time.time()
         self.pipeline_started_at: float | None = None
         self.apply(cameras)
@@ -50,8 +60,8 @@ class CameraShard:
         """Start, restart or keep this shard's pipeline; returns whether it changed."""
         new = digest(cameras)
         if new == self.digest:
-            return {"shard": self.index, "changed": False, "digest": new}
-        configs = [CameraConfig.model_validate(c) for c in cameras]
+            return self._applied(False)
+        configs, self.camera_errors = self._expand(cameras)
         if self.pipeline is not None:
             self.pipeline.stop()
             self.pipeline = None
@@ -72,13 +82,42 @@ class CameraShard:
             self.pipeline_started_at = time.time()
         self.digest = new
         log.info("shard %d: %d cameras (%s)", self.index, len(configs), new)
-        return {"shard": self.index, "changed": True, "digest": new}
+        return self._applied(True)
+
+    def _applied(self, changed: bool) -> dict[str, Any]:
+        return {
+            "shard": self.index,
+            "changed": changed,
+            "digest": self.digest,
+            "camera_errors": dict(self.camera_errors),
+        }
+
+    def _expand(self, cameras: list[dict[str, Any]]) -> tuple[list[CameraConfig], dict[str, str]]:
+        """Each camera's `${VAR}` from this node's environment; one that cannot be expanded is left out."""
+        configs: list[CameraConfig] = []
+        errors: dict[str, str] = {}
+        for raw in cameras:
+            cam_id = str(raw.get("id", "?"))
+            doc, missing = expand_env(raw, os.environ)
+            if missing:
+                errors[cam_id] = "; ".join(missing) + " on this node"
+            else:
+                try:
+                    configs.append(CameraConfig.model_validate(doc))
+                except ValidationError as exc:  # the messages only: an error's input may hold the password
+                    errors[cam_id] = "; ".join(f"{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+            if cam_id in errors:
+                log.error("shard %d: camera %s not started: %s", self.index, cam_id, errors[cam_id])
+        return configs, errors
 
     def status(self) -> dict[str, Any]:
         """Enough to see a restart (pid, started_at) and that cameras resumed (analysed frames grow)."""
         import ray
 
         cams = self.pipeline.status() if self.pipeline is not None else []
+        health = {c["id"]: {"state": c["state"], "analysed": c["analysed_frames"]} for c in cams}
+        for cam, why in self.camera_errors.items():
+            health[cam] = {"state": "config_error", "analysed": 0, "error": why}
         return {
             "shard": self.index,
             "pid": os.getpid(),
@@ -86,7 +125,7 @@ class CameraShard:
             "started_at": self.started_at,
             "pipeline_started_at": self.pipeline_started_at,
             "digest": self.digest,
-            "cameras": {c["id"]: {"state": c["state"], "analysed": c["analysed_frames"]} for c in cams},
+            "cameras": health,
             "published": self.bus.publisher.published,
             "duplicates": self.bus.publisher.duplicates,
             "spool": {

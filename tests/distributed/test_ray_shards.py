@@ -55,6 +55,7 @@ def settings_doc(pg: str, nats: str, tmp: Path, cameras: list[dict[str, Any]]) -
             "nats_url": nats,
             "shard_num_cpus": 0.25,
             "ack_wait_s": 5.0,
+            "spool_dir": str(tmp / "spool"),  # not var/spool: another run's leftovers must not replay here
             "namespace": f"sharpeyes-test-{os.getpid()}",
         },
     }
