@@ -22,6 +22,8 @@ from collections import OrderedDict
 from dataclasses import asdict, replace
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from alarms.delivery import DeliveryWorker, Outcome
 from alarms.observation_bus import token
 from alarms.outbox import OutboxItem
@@ -88,10 +90,18 @@ class DeliveryPublisher:
     """Hands committed outbox rows to the queue. A failed publish is counted and left to the sweep: the row is
     in the outbox either way, so an outage delays a delivery and never loses it."""
 
-    def __init__(self, js: Any, stream: str, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, js: Any, stream: str, timeout_s: float = 2.0, registry: CollectorRegistry | None = None
+    ) -> None:
         self.js = js
         self.stream = stream
         self.timeout_s = timeout_s
+        self.counter = Counter(
+            "sharpeyes_delivery_queue_published_total",
+            "Outbox rows handed to the delivery work queue, by outcome (failed ones wait for the sweep)",
+            ["outcome"],
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self.published = 0
         self.failed = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,6 +122,8 @@ class DeliveryPublisher:
         failed = [r for r in results if isinstance(r, BaseException)]
         self.published += ok
         self.failed += len(failed)
+        self.counter.labels("stored").inc(ok)
+        self.counter.labels("failed").inc(len(failed))
         if failed and not self._failing:
             log.warning(
                 "publishing %d deliveries to %s failed (%s); the outbox sweep sends them later",
@@ -160,6 +172,7 @@ class DeliveryQueueConsumer:
         batch: int = 64,
         unrecorded_retry_s: float = 1.0,
         clock: Any = time.time,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.js = js
         self.worker = worker
@@ -175,6 +188,12 @@ class DeliveryQueueConsumer:
         self.taken = 0
         self.duplicates = 0
         self.rejected = 0
+        self.counter = Counter(
+            "sharpeyes_delivery_queue_messages_total",
+            "Messages pulled from the delivery work queue, by outcome",
+            ["outcome"],  # taken | duplicate | rejected
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self._subs: dict[str, Any] = {}
         self._held: dict[int, tuple[Any, int]] = {}  # outbox id -> (latest message, stream sequence)
         self._done: OrderedDict[str, None] = OrderedDict()  # queue keys settled as done, newest last
@@ -226,6 +245,7 @@ class DeliveryQueueConsumer:
                 item = decode(m.data)
             except ValueError as exc:
                 self.rejected += 1
+                self.counter.labels("rejected").inc()
                 log.error("queued delivery %s terminated: %s", _msg_id(m), exc)
                 await m.term()
                 continue
@@ -238,12 +258,14 @@ class DeliveryQueueConsumer:
                 continue
             if held is not None or key in self._done:
                 self.duplicates += 1  # a sweep's or a restarted writer's copy of a row in hand or done
+                self.counter.labels("duplicate").inc()
                 await m.ack()
                 continue
             self._held[item.id] = (m, seq)
             # Redeliveries are attempts too: the row's count when published plus JetStream's.
             items.append(replace(item, attempts=item.attempts + delivered - 1))
         self.taken += len(items)
+        self.counter.labels("taken").inc(len(items))
         self.worker.submit(items)
 
     # ----- Settler ---------------------------------------------------------------------------------------

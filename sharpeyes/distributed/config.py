@@ -91,6 +91,12 @@ class DistributedConfig(Strict):
     )
     ingest: IngestRoleConfig = IngestRoleConfig()
     delivery: DeliveryRoleConfig = DeliveryRoleConfig()
+    metrics_listen: str | None = Field(
+        None,
+        pattern=r"^[^:\s]*:[0-9]{1,5}$",
+        description="HOST:PORT where --role engine|delivery|ingest serve Prometheus /metrics (the API role "
+        "serves it on its HTTP port); none: not served",
+    )
     live_subject: str = Field(
         "sharpeyes.live.incidents",
         pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$",

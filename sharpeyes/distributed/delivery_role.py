@@ -30,6 +30,7 @@ from sharpeyes.distributed.config import DistributedConfig
 from sharpeyes.distributed.engine_role import build_engine
 from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.distributed.nats_conn import connect
+from sharpeyes.distributed.role_metrics import serve_metrics
 from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,22 +49,24 @@ async def run_delivery(
     env: Mapping[str, str] | None = None,
     migrate: bool = True,
     sweep_s: float = 1.0,
+    registry: CollectorRegistry | None = None,
 ) -> DeliveryQueueConsumer:
     """Until `stop`; returns the consumer (its counters) for tests and logs."""
     env = os.environ if env is None else env
     cfg = settings.distributed
     dcfg = cfg.delivery
-    store, engine = build_engine(settings, CollectorRegistry())
+    registry = CollectorRegistry() if registry is None else registry
+    store, engine = build_engine(settings, registry)
     if migrate:
         await asyncio.to_thread(store.migrate)
     await asyncio.to_thread(engine.warm_up)
     nc = await connect(cfg, env, name=f"sharpeyes-delivery-{os.getpid()}")
-    relay = LiveRelay(cfg, env=env, name="delivery")  # dispatch status changes repaint every page
+    relay = LiveRelay(cfg, env=env, name="delivery", registry=registry)  # dispatch status repaints pages
     await relay.start(nc)
     engine.subscribe_batch(relay.publish_changes)
     js = nc.jetstream()
     await ensure_delivery_stream(js, dcfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
-    publisher = DeliveryPublisher(js, dcfg.stream)
+    publisher = DeliveryPublisher(js, dcfg.stream, registry=registry)
     publisher.bind(asyncio.get_running_loop())
     publish_outbox(engine, publisher)  # a dead letter's alarm incident has outbox rows of its own
     password = env.get(settings.mqtt.password_env) if settings.mqtt.password_env else None
@@ -89,6 +92,7 @@ async def run_delivery(
         ack_wait_s=ack_wait_for(settings),
         max_deliver=dcfg.max_deliver,
         backoff_s=dcfg.backoff_s,
+        registry=registry,
     )
     worker.settler = consumer
     await consumer.subscribe()
@@ -188,7 +192,9 @@ def main(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_delivery(settings, stop)
+        registry = CollectorRegistry()
+        serve_metrics(settings.distributed, registry, "delivery")
+        await run_delivery(settings, stop, registry=registry)
 
     asyncio.run(body())
     return 0

@@ -28,6 +28,7 @@ from alarms.outbox import Routing
 from alarms.store import Store
 from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.distributed.nats_conn import connect
+from sharpeyes.distributed.role_metrics import serve_metrics
 from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,22 +57,24 @@ async def run_engine(
     env: Mapping[str, str] | None = None,
     tick_s: float = 1.0,
     migrate: bool = True,
+    registry: CollectorRegistry | None = None,
 ) -> ObservationConsumer:
     """Until `stop`; returns the consumer (its counters) for tests and logs."""
     cfg = settings.distributed
-    store, engine = build_engine(settings, CollectorRegistry())
+    registry = CollectorRegistry() if registry is None else registry
+    store, engine = build_engine(settings, registry)
     if migrate:
         await asyncio.to_thread(store.migrate)
     await asyncio.to_thread(engine.warm_up)
     nc = await connect(cfg, env, name=f"sharpeyes-engine-{os.getpid()}")
-    relay = LiveRelay(cfg, env=env, name="engine")  # every API process's live stream gets these commits
+    relay = LiveRelay(cfg, env=env, name="engine", registry=registry)  # to every API process's live stream
     await relay.start(nc)
     engine.subscribe_batch(relay.publish_changes)
     js = nc.jetstream()
     await ensure_stream(js, cfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
     if cfg.delivery.via == "queue":  # else an API process drains the outbox by its sweep
         await ensure_delivery_stream(js, cfg.delivery.stream, cfg.stream_replicas, cfg.duplicate_window_s)
-        publisher = DeliveryPublisher(js, cfg.delivery.stream)
+        publisher = DeliveryPublisher(js, cfg.delivery.stream, registry=registry)
         publisher.bind(asyncio.get_running_loop())
         publish_outbox(engine, publisher)
     consumer = ObservationConsumer(
@@ -143,7 +146,9 @@ def main(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_engine(settings, stop)
+        registry = CollectorRegistry()
+        serve_metrics(settings.distributed, registry, "engine")
+        await run_engine(settings, stop, registry=registry)
 
     asyncio.run(body())
     return 0

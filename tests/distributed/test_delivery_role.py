@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import psycopg
 import pytest
@@ -33,6 +34,7 @@ from sharpeyes.receiver import Behaviour, DispatchReceiver
 from sharpeyes.settings import Settings, parse_settings
 from tests.support.mosquitto import Mosquitto
 from tests.support.nats_server import NatsServer
+from tests.support.ports import free_port
 from tests.support.service import SECRET
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
@@ -264,6 +266,14 @@ def test_a_row_whose_publish_was_lost_is_found_by_the_sweep(
     assert receiver.duplicates == 0 and outbox_status(pg_url) == {"delivered": 5}
 
 
+def _sample(text: str, name: str) -> float:
+    """One sample's value from a Prometheus text page (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def _delivery_process(cfg_path: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **ENV}
     return subprocess.Popen(
@@ -283,10 +293,14 @@ def test_two_delivery_processes_share_the_queue_and_a_killed_one_loses_nothing(
     doc = config(pg_url, nats_server.url, receiver.url, mosquitto.port)
     cfg_path = tmp_path / "delivery.yaml"
     cfg_path.write_text(yaml.safe_dump(doc))
+    metrics_port = free_port()
+    doc_b = {**doc, "distributed": {**doc["distributed"], "metrics_listen": f"127.0.0.1:{metrics_port}"}}
+    cfg_b = tmp_path / "delivery-b.yaml"
+    cfg_b.write_text(yaml.safe_dump(doc_b))
     settings = settings_of(doc)
     receiver.behaviour = Behaviour(delay_s=0.05)
     log = tmp_path / "delivery.log"
-    a, b = _delivery_process(cfg_path, log), _delivery_process(cfg_path, log)
+    a, b = _delivery_process(cfg_path, log), _delivery_process(cfg_b, log)
     try:
 
         async def body() -> None:
@@ -305,6 +319,7 @@ def test_two_delivery_processes_share_the_queue_and_a_killed_one_loses_nothing(
             await writer.close()
 
         asyncio.run(body())
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     finally:
         for p in (a, b):
             if p.poll() is None:
@@ -317,6 +332,11 @@ def test_two_delivery_processes_share_the_queue_and_a_killed_one_loses_nothing(
     assert receiver.bad_signatures == 0
     bodies = [r.body for r in receiver.received.values()]
     assert len({b["data"]["source_id"] for b in bodies}) == 300
+    # The survivor's /metrics (distributed.metrics_listen): it sent its share and the killed one's leftovers.
+    sent = 'sharpeyes_deliveries_total{channel="webhook",result="delivered",target="police"}'
+    delivered = _sample(scraped, sent)
+    taken = _sample(scraped, 'sharpeyes_delivery_queue_messages_total{outcome="taken"}')
+    assert 0 < delivered <= 300 and taken >= delivered
     print(f"\n300 presses, 1 of 2 delivery processes killed: {receiver.duplicates} duplicate deliveries")
 
 
