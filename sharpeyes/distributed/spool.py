@@ -55,12 +55,13 @@ class ObservationSpool:
         """What a previous run left (an outage it did not see the end of), oldest first."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            lines = path.read_bytes().splitlines() if path.exists() else []
+            data = path.read_bytes() if path.exists() else b""
         except OSError as exc:
             log.warning("spool %s unreadable, keeping observations in memory only: %s", path, exc.strerror)
             self._file_ok = False
             return
         bad = 0
+        lines = data.splitlines()
         self._file_lines = len(lines)
         for line in lines:
             if not line.strip():
@@ -76,6 +77,12 @@ class ObservationSpool:
             self._queue.append(msg)
         if self._queue or bad:
             log.warning("spool %s: %d observations to replay (%d unreadable lines)", path, len(self), bad)
+        if bad or (data and not data.endswith(b"\n")):  # the next append must not glue onto a torn line
+            try:
+                self._rewrite(path)
+            except OSError as exc:
+                log.warning("spool %s not rewritable, memory only: %s", path, exc.strerror)
+                self._file_ok = False
 
     def append(self, msg: BusMessage) -> bool:
         """False when full: the caller counts and reports the loss."""

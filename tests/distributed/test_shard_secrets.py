@@ -44,6 +44,7 @@ cameras:
     rules: [{kind: fire}]
   - id: CAM-NOENV
     url: "file://${SE_T_ELSEWHERE}/fire_aerial_wildfire.mp4"
+    detect_url: "file://${SE_T_ELSEWHERE}/fire_aerial_wildfire.mp4?token=${SE_T_CAM_TOKEN}"
     grid: G-001
     detect_fps: 2
     detector: fire
@@ -72,6 +73,8 @@ def test_reconciler_arguments_carry_no_secret(tmp_path: Path, assets: Path) -> N
         "file://${SE_T_CLIPS}/fire_room_getty.mp4?token=${SE_T_CAM_TOKEN}",
         "file://${SE_T_ELSEWHERE}/fire_aerial_wildfire.mp4",
     ]
+    [noenv] = [c for c in cameras if c["id"] == "CAM-NOENV"]
+    assert noenv["detect_url"] == "file://${SE_T_ELSEWHERE}/fire_aerial_wildfire.mp4?token=${SE_T_CAM_TOKEN}"
     doc = rec._settings_doc()
     assert "url" not in doc["storage"] and doc["storage"]["snapshots_dir"] == f"{tmp_path}/snapshots"
     assert set(doc) == {"grids", "detectors", "video", "distributed", "log_level", "storage"}

@@ -16,8 +16,10 @@ from prometheus_client import CollectorRegistry
 
 from alarms.engine import Trigger
 from alarms.grids import Placement
+from alarms.observation_bus import BusMessage
 from sharpeyes.distributed.bus_engine import BusEngine
 from sharpeyes.distributed.config import DistributedConfig
+from sharpeyes.distributed.spool import ObservationSpool, SpoolMetrics
 from tests.support.nats_server import NatsServer
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -134,3 +136,28 @@ def test_spool_file_is_replayed_by_the_next_run_and_bounded(nats_server: NatsSer
     finally:
         again.close()
     assert stream_ids(nats_server.url) == [f"test:spool:{i}" for i in [*range(8), 10]]
+
+
+def test_spool_file_survives_a_torn_line_and_stays_compact(tmp_path: Path) -> None:
+    """A crash mid-append leaves a partial last line: the rest is replayed. Replayed lines are dropped from
+    the file when the spool empties, or by a rewrite once the file holds twice the bound."""
+    path = tmp_path / "s.jsonl"
+    first = ObservationSpool(path, 3, SpoolMetrics(CollectorRegistry()))
+    for i in range(2):
+        assert first.append(BusMessage("raise", trigger=trigger(i)))
+    with path.open("ab") as f:
+        f.write(b'{"v":1,"op":"rai')  # torn
+    second = ObservationSpool(path, 3, SpoolMetrics(CollectorRegistry()))
+    assert [second.head().msg_id] == ["test:spool:0"] and len(second) == 2
+    assert len(path.read_bytes().splitlines()) == 2 and path.read_bytes().endswith(b"\n")  # torn line gone
+    for i in range(2, 10):  # replay one, keep one: the file would grow without a rewrite
+        second.pop()
+        assert second.append(BusMessage("raise", trigger=trigger(i)))
+    assert len(second) == 2 and len(path.read_bytes().splitlines()) <= 2 * 3
+    assert [BusMessage.decode(line).msg_id for line in path.read_bytes().splitlines()][-2:] == [
+        "test:spool:8",
+        "test:spool:9",
+    ]
+    second.pop()
+    second.pop()
+    assert path.read_bytes() == b""
