@@ -195,7 +195,8 @@ SESSION_RECHECK_S = 5.0
 
 @router.get("/events")
 async def events(request: Request, svc: Svc, principal: CurrentPrincipal) -> StreamingResponse:
-    """Server-sent events: one `incident` event per committed change the principal may see."""
+    """Server-sent events: one `incident` event per committed change the principal may see, and `resync`
+    when this process may have missed changes (the page reloads its lists)."""
     sub = svc.hub.subscribe()
 
     async def stream() -> AsyncIterator[str]:
@@ -215,8 +216,10 @@ async def events(request: Request, svc: Svc, principal: CurrentPrincipal) -> Str
                         return
                     yield ": keep-alive\n\n"
                     continue
-                inc = event.get("incident") or {}
-                if principal.scope.allows(inc.get("street_id", ""), inc.get("grid_id", "")):
+                inc = event.get("incident")
+                if inc is None or principal.scope.allows(
+                    inc.get("street_id", ""), inc.get("grid_id", "")
+                ):  # a stream-wide notice (resync): no incident, nothing to scope
                     yield sse(event)
         finally:
             svc.hub.unsubscribe(sub)

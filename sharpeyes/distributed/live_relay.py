@@ -5,7 +5,8 @@ SSE stream (`/api/events`) is served by whichever API process the browser reache
 publishes its committed changes (the same JSON its own LiveHub gets) on one core NATS subject, and every API
 process feeds what the others published into its LiveHub. Core NATS, not JetStream: live push is a hint to
 repaint, the incidents themselves are read from PostgreSQL, so an event lost while a process reconnects is
-seen on the next reload or poll, never lost from the record.
+seen on the next reload or poll, never lost from the record. When an API process's connection comes back it
+tells its pages to reload (a `resync` event), so what was missed meanwhile is on screen at once.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class LiveRelay:
         self._owns_nc = True
         self._sending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
         self.connected = asyncio.Event()
+        self.resyncs = 0
 
     async def start(self, nc: Any = None) -> None:
         """On `nc` (a connection this process already has, closed by its owner) or on its own connection,
@@ -76,7 +78,15 @@ class LiveRelay:
             self._connecting = asyncio.create_task(self._connect())
 
     async def _connect(self) -> None:
-        await self._attach(await connect(self.cfg, self.env, name=f"sharpeyes-{self.name}-{os.getpid()}"))
+        name = f"sharpeyes-{self.name}-{os.getpid()}"
+        await self._attach(await connect(self.cfg, self.env, name=name, reconnected_cb=self._reconnected))
+
+    async def _reconnected(self) -> None:
+        """Other processes' changes published while this one was away are gone: the pages reload instead."""
+        self.resyncs += 1
+        if self.hub is not None:
+            self.hub.publish({"type": "resync", "reason": "live relay reconnected", "at": time.time()})
+            log.info("live relay reconnected: pages told to reload")
 
     async def _attach(self, nc: Any) -> None:
         if self.hub is not None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sharpeyes.distributed.config import DistributedConfig
 
 
 async def connect(
-    cfg: DistributedConfig, env: Mapping[str, str] | None = None, name: str = "sharpeyes"
+    cfg: DistributedConfig,
+    env: Mapping[str, str] | None = None,
+    name: str = "sharpeyes",
+    reconnected_cb: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
     """Reconnects forever: a broker restart must not end a shard or an engine process."""
     import nats
@@ -24,4 +27,5 @@ async def connect(
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        **({"reconnected_cb": reconnected_cb} if reconnected_cb is not None else {}),
     )

@@ -428,3 +428,39 @@ def test_docs_page_loads_nothing_from_outside(client: TestClient) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert f"/docs-static/{asset}" in page
         assert client.get(f"/docs-static/{asset}").status_code == 200
+
+
+def test_a_scoped_stream_gets_resync_notices_but_only_its_incidents(
+    client: TestClient, runtime: FakeRuntime
+) -> None:
+    """`resync` (the process may have missed changes: reload) carries no incident and reaches every stream;
+    incidents stay scoped. The S-2 operator sees the notice and S-2's incident, never S-1's."""
+    import threading
+    import time
+
+    lines: list[str] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", "/api/events", headers=auth("street2")) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                lines.append(line)
+                if '"street_id": "S-2"' in line:
+                    break
+        done.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    deadline = time.monotonic() + 5
+    while ": connected" not in lines and time.monotonic() < deadline:
+        time.sleep(0.02)
+    runtime.services.hub.publish_many_threadsafe(
+        [
+            {"type": "resync", "reason": "test"},
+            {"type": "incident", "action": "created", "incident": {"street_id": "S-1", "grid_id": "G-001"}},
+            {"type": "incident", "action": "created", "incident": {"street_id": "S-2", "grid_id": "G-003"}},
+        ]
+    )
+    assert done.wait(5), lines
+    assert "event: resync" in lines
+    assert not any('"street_id": "S-1"' in line for line in lines)

@@ -9,6 +9,8 @@ export function connectLive({ onIncident, onOpen, onStatus }) {
   const open = () => {
     es = new EventSource("/api/events", { withCredentials: true });
     es.addEventListener("incident", (e) => onIncident(JSON.parse(e.data)));
+    // The server lost changes it would have pushed (its relay to other processes reconnected): reload.
+    es.addEventListener("resync", () => onOpen());
     es.onopen = () => { onStatus("live"); onOpen(); };
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {  // the server refused: signed out, or it is down
