@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import deque
 from pathlib import Path
 
@@ -19,13 +20,17 @@ from alarms.observation_bus import BusMessage
 
 log = logging.getLogger(__name__)
 
+# A file left longer than this (the engine's default dedup window) is not replayed: its repeats could no
+# longer be recognised, and an observation that old would reopen an incident long dealt with.
+MAX_FILE_AGE_S = 86400.0
+
 
 class SpoolMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
             "sharpeyes_observation_spool_total",
             "Observations kept while JetStream was unreachable (spooled), published from the spool later "
-            "(replayed), or lost because the spool was full (dropped)",
+            "(replayed), lost because the spool was full (dropped), or too old in a spool file (expired)",
             ["outcome"],
             registry=registry,
         )
@@ -60,7 +65,8 @@ class ObservationSpool:
             log.warning("spool %s unreadable, keeping observations in memory only: %s", path, exc.strerror)
             self._file_ok = False
             return
-        bad = 0
+        bad = expired = 0
+        oldest = time.time() - MAX_FILE_AGE_S
         lines = data.splitlines()
         self._file_lines = len(lines)
         for line in lines:
@@ -71,13 +77,25 @@ class ObservationSpool:
             except ValueError:  # a line cut short by a crash: the rest is still good
                 bad += 1
                 continue
+            if (msg.trigger.ts if msg.trigger is not None else msg.ts) < oldest:
+                expired += 1
+                self.metrics.events.labels("expired").inc()
+                continue
             if len(self._queue) >= self.max_messages:
                 self.metrics.events.labels("dropped").inc()
                 continue
             self._queue.append(msg)
-        if self._queue or bad:
-            log.warning("spool %s: %d observations to replay (%d unreadable lines)", path, len(self), bad)
-        if bad or (data and not data.endswith(b"\n")):  # the next append must not glue onto a torn line
+        if self._queue or bad or expired:
+            log.warning(
+                "spool %s: %d observations to replay (%d unreadable lines, %d older than %.0f s dropped)",
+                path,
+                len(self),
+                bad,
+                expired,
+                MAX_FILE_AGE_S,
+            )
+        torn = bool(data) and not data.endswith(b"\n")  # the next append must not glue onto a torn line
+        if bad or expired or torn:
             try:
                 self._rewrite(path)
             except OSError as exc:

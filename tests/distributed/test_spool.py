@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nats
@@ -24,6 +25,7 @@ from tests.support.nats_server import NatsServer
 
 pytestmark = [pytest.mark.timeout(120)]
 STREAM = "SHARPEYES_OBS"
+STARTED = time.time()  # observations of this run: recent, so a spool file of them is replayed
 
 
 def trigger(i: int) -> Trigger:
@@ -33,7 +35,7 @@ def trigger(i: int) -> Trigger:
         source_kind="camera",
         source_id=camera,
         placement=Placement("G-001", "C-1", "S-1", (camera,)),
-        ts=1_700_000_000.0 + i,
+        ts=STARTED + i,
         note=f"fire {i}",
         event_id=f"test:spool:{i}",
     )
@@ -161,3 +163,16 @@ def test_spool_file_survives_a_torn_line_and_stays_compact(tmp_path: Path) -> No
     second.pop()
     second.pop()
     assert path.read_bytes() == b""
+
+
+def test_a_day_old_spool_file_is_not_replayed(tmp_path: Path) -> None:
+    """Beyond the engine's dedup window a replay could reopen an incident long closed: dropped, counted."""
+    path = tmp_path / "s.jsonl"
+    old = replace(trigger(1), ts=time.time() - 2 * 86400, event_id="test:spool:old")
+    fresh = replace(trigger(2), ts=time.time() - 60)
+    path.write_bytes(b"".join(BusMessage("raise", trigger=t).encode() + b"\n" for t in (old, fresh)))
+    reg = CollectorRegistry()
+    spool = ObservationSpool(path, 10, SpoolMetrics(reg))
+    assert [spool.head().msg_id] == ["test:spool:2"] and len(spool) == 1
+    assert sample(reg, "expired") == 1
+    assert len(path.read_bytes().splitlines()) == 1
