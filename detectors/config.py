@@ -144,12 +144,21 @@ class ClassicalFireConfig(Strict):
         0.25, ge=0, le=1, description="fraction of a region's fire pixels that must flicker"
     )
     flicker_step: float = Field(
-        20.0,
+        8.0,
         ge=0,
         le=255,
-        description="grey levels a pixel's brightness must jump between two history frames for its move in "
-        "or out of the flame colour to count as flicker: sensor noise or a slow drift across the colour "
-        "threshold is not flicker (flames on our clips: median swing ≥ 47; sunset dithering: 3)",
+        description="grey levels (0–255, at work_width) a pixel's brightness must jump between two history "
+        "frames for its move in or out of the flame colour to count as flicker: noise dithering a pixel "
+        "across the colour threshold is not flicker (docs/ACCURACY.md: flame transitions median 17–78, "
+        "sunset-sky dithering 99th percentile 6; 0 = the old rule, any colour change counts)",
+    )
+    fire_rigid_max: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="a flame candidate whose shape overlaps itself more than this from frame to frame, once "
+        "moved onto its new centroid (median IoU), is rigid — a moving or blinking lamp — and dropped "
+        "(flames on our clips: median 0.3–0.4, 90th percentile ≤ 0.56); 1 = off",
     )
     smoke_motion: float = Field(0.02, ge=0, le=1, description="fraction of a smoke region that must change")
 

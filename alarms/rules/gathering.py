@@ -1,5 +1,8 @@
 """Sudden gathering: the people count rises by ≥ `growth` within `within_s` → one observation, then a
-cooldown. After firing, the baseline restarts at the current count, so only a further rise fires again."""
+cooldown. After firing, the baseline restarts at the current count, so only a further rise fires again.
+
+A change of counting method (crowd fusion moving a zone from boxes to density) also restarts the
+baseline: the two backends' counts differ by design, and that jump is not people arriving."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class GatheringConfig:
 class GatheringState:
     samples: tuple[tuple[float, float], ...] = ()  # (ts, count) within the window, oldest first
     last_emitted: float | None = None
+    method: str | None = None  # counting method of the samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +77,13 @@ class GatheringRule:
         c = self.config
         if m is None:
             return state, []
+        if state.method is not None and m.method != state.method:
+            return GatheringState(((now, m.count),), state.last_emitted, m.method), []
         samples = (*(s for s in state.samples if s[0] >= now - c.within_s), (now, m.count))
         base_ts, base = min(samples, key=lambda s: (s[1], s[0]))
         cooled = state.last_emitted is None or now - state.last_emitted >= c.cooldown_s
         if m.count - base < c.growth or not cooled:
-            return GatheringState(samples, state.last_emitted), []
+            return GatheringState(samples, state.last_emitted, m.method), []
         obs = Observation(
             event_id=event_id(self.source, c.rule_id, c.kind, ObservationLevel.CONFIRMED, base_ts),
             source=self.source,
@@ -98,4 +104,4 @@ class GatheringRule:
                 "captured_at": m.captured_at,
             },
         )
-        return GatheringState(((now, m.count),), now), [obs]
+        return GatheringState(((now, m.count),), now, m.method), [obs]

@@ -62,3 +62,15 @@ def test_gathering_observation_and_deterministic_id() -> None:
 def test_gathering_config_rejects(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         GatheringConfig(**bad)
+
+
+def test_a_change_of_counting_method_is_not_a_gathering() -> None:
+    """Crowd fusion moving a zone from boxes (8) to density (30) is a jump of 22 with no one arriving:
+    the baseline restarts at the switch, and only a real rise on the new method fires."""
+    rule = GatheringRule("CAM-01", "G-001", GatheringConfig(**BASE))
+    state, out = rule.initial(), []
+    for t, count, method in [(0, 8, "boxes"), (1, 8, "boxes"), (2, 30, "density"), (3, 31, "density"),
+                             (4, 37, "density")]:  # fmt: skip
+        state, obs = rule.step(state, CountMeasurement(count, method, t), t)  # type: ignore[arg-type]
+        out += obs
+    assert [(o.ts, o.evidence["from_count"], o.evidence["method"]) for o in out] == [(4, 30, "density")]
