@@ -141,7 +141,13 @@ def _measure(
 
 # ----- worker: our pipeline --------------------------------------------------------------------------------
 def run_ours(
-    port: int, k: int, warmup: float, seconds: float, people: str, threads: int | None
+    port: int,
+    k: int,
+    warmup: float,
+    seconds: float,
+    people: str,
+    threads: int | None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
@@ -196,7 +202,7 @@ def run_ours(
     pipeline = VideoPipeline(
         cameras,
         declared,
-        VideoConfig(),
+        VideoConfig(batcher={"workers": workers}),  # type: ignore[arg-type]
         engine=engine,
         directory=directory,
         snapshots=SnapshotStore(tmp / "snapshots"),
@@ -384,6 +390,11 @@ def main() -> int:
     ap.add_argument(
         "--people-threads", type=int, help="intra-op threads of the people detector (default: its own)"
     )
+    ap.add_argument(
+        "--workers",
+        default="1",
+        help="batcher workers per detector for ours; a list (1,2) sweeps each and prints the ratio",
+    )
     ap.add_argument("--min-rate", type=float, default=0.95, help="read rate / source rate that keeps up")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--worker", choices=("ours", "baseline"), help=argparse.SUPPRESS)
@@ -397,7 +408,13 @@ def main() -> int:
         logging.basicConfig(level=logging.WARNING)
         if args.worker == "ours":
             res = run_ours(
-                args.port, args.cameras, args.warmup, args.seconds, args.people, args.people_threads
+                args.port,
+                args.cameras,
+                args.warmup,
+                args.seconds,
+                args.people,
+                args.people_threads,
+                int(args.workers),
             )
         else:
             res = run_baseline(args.port, args.cameras, args.warmup, args.seconds)
@@ -412,11 +429,16 @@ def main() -> int:
     best: dict[str, int] = {}
     with RtspServer(default_mounts(ASSETS)) as server:
         assert server.proc is not None
-        for kind, steps in (("baseline", args.baseline), ("ours", args.ours)):
+        sweeps = [("baseline", args.baseline, "1")]
+        workers_list = [w.strip() for w in args.workers.split(",") if w.strip()]
+        sweeps += [("ours", args.ours, w) for w in workers_list]
+        for kind_base, steps, workers in sweeps:
+            kind = kind_base if len(workers_list) == 1 or kind_base == "baseline" else f"ours-w{workers}"
             best[kind] = 0
-            for k in (int(s) for s in steps.split(",") if int(s) > 0):
+            for k in (int(s) for s in steps.split(",") if s.strip() and int(s) > 0):
                 srv0, t0 = _proc_cpu_s(server.proc.pid), time.monotonic()
-                cmd = [sys.executable, __file__, "--worker", kind, "--port", str(server.port)]
+                cmd = [sys.executable, __file__, "--worker", kind_base, "--port", str(server.port)]
+                cmd += ["--workers", workers]
                 cmd += ["--cameras", str(k)]
                 cmd += ["--seconds", str(args.seconds), "--warmup", str(args.warmup), "--people", args.people]
                 cmd += ["--people-threads", str(args.people_threads)] if args.people_threads else []
@@ -455,7 +477,7 @@ def main() -> int:
     summary["best"] = best
     # Cameras the CPU could carry, from CPU time per camera (steady under load, unlike wall-clock limits).
     projected = {}
-    for kind in ("baseline", "ours"):
+    for kind in best:
         rows = [s for s in summary["steps"] if s["kind"] == kind]
         if rows:
             cost = min(cpu_per_camera(s) + s["server_cpu_pct"] / s["k"] for s in rows)
@@ -463,7 +485,7 @@ def main() -> int:
             print(
                 f"{kind}: {cost:.1f}% of a core per camera at {DETECT_FPS:g} fps (RTSP server share included)"
             )
-    if len(projected) == 2:
+    if "ours" in projected and "baseline" in projected:
         ratio = projected["ours"] / projected["baseline"]
         print(
             f"CPU-bound cameras on {os.cpu_count()} cores: baseline {projected['baseline']:.1f}, "
@@ -471,10 +493,15 @@ def main() -> int:
         )
     summary["projected"] = projected
     print(f"load after: {os.getloadavg()}")
-    print(f"sustained cameras at {DETECT_FPS:g} fps detect: baseline {best['baseline']}, ours {best['ours']}")
-    if best["baseline"]:
+    sustained = ", ".join(f"{k} {v}" for k, v in best.items())
+    print(f"sustained cameras at {DETECT_FPS:g} fps detect: {sustained}")
+    if best.get("baseline") and "ours" in best:
         print(f"ratio ours/baseline: {best['ours'] / best['baseline']:.1f}x")
-    for kind in ("baseline", "ours"):
+    pools = sorted((int(k[6:]), v) for k, v in best.items() if k.startswith("ours-w"))
+    if len(pools) > 1 and pools[0][1]:
+        for workers, n in pools[1:]:
+            print(f"ratio {workers} workers / {pools[0][0]}: {n / pools[0][1]:.2f}x sustained cameras")
+    for kind in best:
         ok_steps = [s for s in summary["steps"] if s["kind"] == kind and s["ok"]]
         if ok_steps:
             top = ok_steps[-1]

@@ -29,7 +29,7 @@ from alarms.observations import Observation, ObservationLevel
 from alarms.snapshots import SnapshotStore
 from detectors.annotate import annotate, encode_jpeg
 from detectors.base import build_detector
-from detectors.batcher import CrossCameraBatcher
+from detectors.batcher_pool import BatcherPool
 from detectors.motion import MotionGate
 from detectors.types import DetectionResult
 from ingest.camera import CameraSpec
@@ -119,7 +119,7 @@ class VideoPipeline:
             on_state_change=self._on_state,
             on_video_loss=lambda event: self._queue.put(event),
         )
-        self._batchers: dict[str, CrossCameraBatcher] = {}
+        self._batchers: dict[str, BatcherPool] = {}
         self._restarted_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
@@ -142,22 +142,30 @@ class VideoPipeline:
         """Load the detectors in use, then start the alarm thread and the cameras."""
         for name in sorted({n for cam in self.cameras.values() for n in cam.groups}):
             try:
-                detector = build_detector(self._detector_cfgs[name])
+                self._batchers[name] = self._new_batcher(name)
             except Exception as exc:  # a missing model must not take the SOS path or other cameras down
                 self.detector_errors[name] = f"{type(exc).__name__}: {exc}"[:300]
                 self.metrics.errors.labels("detector_load").inc()
                 log.error("detector %s could not be loaded; its rules are off: %s", name, exc)
-                continue
-            self._batchers[name] = self._new_batcher(name, detector)
         self._thread = threading.Thread(target=self._alarm_loop, name="video-alarms", daemon=True)
         self._thread.start()
         self._unsubscribe = self.manager.subscribe(self._on_frame)
         self.manager.start()
         log.info("video: %d cameras, detectors %s", len(self.cameras), ", ".join(self._batchers) or "none")
 
-    def _new_batcher(self, name: str, detector: Any) -> CrossCameraBatcher:
-        batcher = CrossCameraBatcher(
-            detector,
+    def _new_batcher(self, name: str) -> BatcherPool:
+        """`video.batcher.workers` workers, each with its own instance of the detector; raises when the
+        model cannot be loaded."""
+        detectors: list[Any] = []
+        try:
+            for _ in range(self.video.batcher.workers):
+                detectors.append(build_detector(self._detector_cfgs[name]))
+        except Exception:
+            for d in detectors:
+                d.close()
+            raise
+        batcher = BatcherPool(
+            detectors,
             lambda result, name=name: self._on_result(name, result),
             registry=self.registry,
             max_batch=self.video.batcher.max_batch,
@@ -184,12 +192,12 @@ class VideoPipeline:
             self.metrics.errors.labels("detector_hang").inc()
             log.error("detector %s hung for %.0f s; replacing it with a fresh instance", name, hung_s)
             try:
-                detector = build_detector(self._detector_cfgs[name])
+                fresh = self._new_batcher(name)
             except Exception as exc:
                 log.error("detector %s could not be reloaded: %s", name, exc)
                 continue
             batcher.abandon()
-            self._batchers[name] = self._new_batcher(name, detector)
+            self._batchers[name] = fresh
             self.detector_errors[name] = f"model call hung for {hung_s:.0f} s; replaced"
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -200,7 +208,7 @@ class VideoPipeline:
         self.manager.stop(timeout=min(5.0, timeout / 2))
         for batcher in self._batchers.values():
             batcher.stop(timeout=max(0.5, deadline - time.monotonic()))
-            batcher.detector.close()
+            batcher.close()
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(max(0.5, deadline - time.monotonic()))

@@ -47,7 +47,11 @@ def _rows(engine: IncidentEngine) -> list[dict]:
         return [dict(r) for r in conn.execute(select(incidents)).mappings()]
 
 
-def test_file_cameras_to_incidents_with_broken_parts_isolated(tmp_path: Path, assets: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_file_cameras_to_incidents_with_broken_parts_isolated(
+    tmp_path: Path, assets: Path, workers: int
+) -> None:
+    """`video.batcher.workers`: 2 runs two model instances per detector; the outcome is the same."""
     engine, directory = _engine(tmp_path / "se.db")
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00not a video\xff" * 5000)
@@ -77,7 +81,7 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(tmp_path: Path, as
     video = VideoPipeline(
         cameras,
         parsed,
-        VideoConfig(),
+        VideoConfig(batcher={"workers": workers}),  # type: ignore[arg-type]
         engine=engine,
         directory=directory,
         snapshots=SnapshotStore(tmp_path / "snaps"),
@@ -86,6 +90,8 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(tmp_path: Path, as
     )
     video.start()
     try:
+        batchers = [t.name for t in threading.enumerate() if t.name.startswith("batcher-")]
+        assert len(batchers) == workers, batchers  # the broken detector has none
         assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 15, 0.1)
         assert wait_for(lambda: video.status()[2]["last_error"] is not None, 5)  # JUNK
         status = {c["id"]: c for c in video.status()}
