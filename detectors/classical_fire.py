@@ -17,6 +17,7 @@ in 0–1 meant for thresholds in the rules layer, not calibrated probabilities.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -43,7 +44,9 @@ class Thresholds:
     luma_min: int
     flicker_transitions: int
     fire_flicker: float
+    flicker_step: float
     fire_coherence_max: float
+    fire_rigid_max: float
     min_fire_area: float
     smoke_sat_max: int
     smoke_value_min: int
@@ -65,7 +68,9 @@ class Thresholds:
             luma_min=round(150 - 20 * s),
             flicker_transitions=2,
             fire_flicker=config.fire_flicker * (1.5 - s),
+            flicker_step=config.flicker_step,
             fire_coherence_max=0.95,
+            fire_rigid_max=config.fire_rigid_max,
             min_fire_area=config.min_fire_area,
             smoke_sat_max=round(18 + 14 * s),
             smoke_value_min=round(130 - 30 * s),
@@ -120,6 +125,38 @@ def _flicker_coherence(masks: np.ndarray) -> float:
     return 1.0 if changes == 0 else 1.0 - float(np.minimum(turned_on, turned_off).sum()) / float(changes)
 
 
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """`mask` moved by (dy, dx), zero-filled (no wrap-around)."""
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = mask[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def _shape_stability(masks: np.ndarray) -> float:
+    """Median overlap (IoU) of consecutive masks of a region after moving each onto the next one's centroid.
+
+    Near 1 for something rigid — a lamp, a sign, a blinking or passing light — however it moves; flames
+    change shape from one frame to the next (0.2–0.5 on our clips). A pair where either mask is under a
+    quarter of the window's largest is a blink (on/off: judged by coherence), not a change of shape, and is
+    skipped; with no usable pair the answer is 0 (no evidence of rigidity)."""
+    areas = np.count_nonzero(masks.reshape(len(masks), -1), axis=1)
+    present = areas >= max(3, 0.25 * int(areas.max(initial=0)))
+    overlaps = []
+    for i, (before, after) in enumerate(itertools.pairwise(masks)):
+        if not (present[i] and present[i + 1]):
+            continue
+        yb, xb = np.nonzero(before)
+        ya, xa = np.nonzero(after)
+        moved = _shift(before, round(ya.mean() - yb.mean()), round(xa.mean() - xb.mean()))
+        overlaps.append(np.count_nonzero(moved & after) / np.count_nonzero(moved | after))
+    return float(np.median(overlaps)) if overlaps else 0.0
+
+
 @register("classical_fire")
 class ClassicalFireDetector:
     """Fire and smoke boxes from colour, flicker and growth; state per camera, keyed by `camera_id`."""
@@ -157,10 +194,16 @@ class ClassicalFireDetector:
 
     # -- fire ---------------------------------------------------------------------------------------------
 
-    def _fire(self, history: _CameraHistory, colour: np.ndarray) -> list[tuple[tuple[int, ...], float]]:
+    def _fire(
+        self, history: _CameraHistory, colour: np.ndarray, grey: np.ndarray
+    ) -> list[tuple[tuple[int, ...], float]]:
         t = self.thresholds
         masks = np.stack([*history.fire, colour])
-        transitions = np.count_nonzero(masks[1:] != masks[:-1], axis=0)
+        # a transition counts only with a real brightness jump: noise dithering a pixel across the colour
+        # threshold (a sunset sky) or a slow drift crossing it once is not a flame's flicker
+        greys = np.stack([*list(history.grey)[-(len(masks) - 1) :], grey])
+        jumps = np.abs(np.diff(greys, axis=0)) >= t.flicker_step
+        transitions = np.count_nonzero((masks[1:] != masks[:-1]) & jumps, axis=0)
         flicker = transitions >= t.flicker_transitions
         grown = cv2.morphologyEx(colour.astype(np.uint8), cv2.MORPH_CLOSE, self._kernel)
         min_pixels = max(4, int(t.min_fire_area * colour.size))
@@ -174,6 +217,11 @@ class ClassicalFireDetector:
             ratio = float(flicker[around].mean())
             if ratio < t.fire_flicker or _flicker_coherence(masks[:, around]) > t.fire_coherence_max:
                 continue
+            if t.fire_rigid_max < 1:
+                pad = 3
+                box = masks[:, max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
+                if _shape_stability(box) > t.fire_rigid_max:
+                    continue  # keeps its shape while it moves or blinks: a lamp, not a flame
             score = (
                 0.45
                 + 0.35 * min(1.0, ratio / (3 * t.fire_flicker))
@@ -241,7 +289,7 @@ class ClassicalFireDetector:
         found: list[tuple[tuple[int, ...], float, int]] = []
         fire_colour = fire_colour_mask(small, self.thresholds) if self.config.fire else None
         if fire_colour is not None and len(history.fire) >= 2:
-            found += [(box, score, FIRE) for box, score in self._fire(history, fire_colour)]
+            found += [(box, score, FIRE) for box, score in self._fire(history, fire_colour, grey)]
         smoke_colour, evidence = None, history.smoke_evidence
         if self.config.smoke:
             smoke_colour, colourful = self._smoke_colour(small, grey)

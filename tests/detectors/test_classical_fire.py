@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from detectors.base import build_detector
-from detectors.classical_fire import ClassicalFireDetector
+from detectors.classical_fire import ClassicalFireDetector, _shape_stability
 from detectors.config import ClassicalFireConfig, parse_detector_config
 from ingest.types import Frame
+from sharpeyes.evaluation.synthetic import SCENES
 
 WILDFIRE = "video/fire_aerial_wildfire.mp4"
 ROOM = "video/fire_room_getty.mp4"
@@ -115,3 +116,51 @@ def test_fire_and_smoke_can_be_switched_off(media, fire, smoke, classes) -> None
     detector = ClassicalFireDetector(ClassicalFireConfig(fire=fire, smoke=smoke))
     seen = run(detector, media.video(WILDFIRE, every_s=0.2, max_s=5.0))
     assert set().union(*(names for _, names in seen)) == classes
+
+
+def scene_frames(name: str, every_s: float = 0.2) -> list[Frame]:
+    """A generated look-alike scene (sharpeyes.evaluation.synthetic) sampled at the runtime's 5 fps."""
+    scene = SCENES[name]()
+    step = round(every_s * scene.fps)
+    return [Frame(name, i, i / scene.fps, 0, scene.render(i)) for i in range(0, scene.frames, step)]
+
+
+OLD_RULE = {"flicker_step": 0.0, "fire_rigid_max": 1.0}  # before: any colour change counted, shape ignored
+
+
+@pytest.mark.parametrize(
+    ("scene", "guard"),
+    [
+        ("sunset", {"flicker_step": 0.0}),  # sky dithering across the luma threshold by sensor noise
+        ("sunset_b", {"flicker_step": 0.0}),
+        ("tv_screen", {"fire_rigid_max": 1.0}),  # a campfire-coloured screen: smooth waves, rigid in shape
+    ],
+)
+def test_look_alikes_pass_only_without_their_guard(scene: str, guard: dict[str, float]) -> None:
+    frames = scene_frames(scene)
+    unguarded = run(ClassicalFireDetector(ClassicalFireConfig(smoke=False, **guard)), frames)
+    assert any("fire" in names for _, names in unguarded), "the scene no longer tests the guard"
+    guarded = run(ClassicalFireDetector(ClassicalFireConfig(smoke=False)), frames)
+    assert not any(names for _, names in guarded)
+
+
+def test_flame_clips_keep_their_flicker_under_both_guards(media) -> None:
+    """The guards remove nothing early on real flames: same first fire as the old rule, within 0.2 s."""
+    for clip in (ROOM, WILDFIRE):
+        frames = list(media.video(clip, every_s=0.2, max_s=4.0))
+        first = []
+        for config in (ClassicalFireConfig(smoke=False), ClassicalFireConfig(smoke=False, **OLD_RULE)):
+            seen = run(ClassicalFireDetector(config), frames)
+            first.append(next(t for t, names in seen if "fire" in names))
+        assert first[0] <= first[1] + 0.21, (clip, first)
+
+
+def test_shape_stability_tells_rigid_lights_from_flames() -> None:
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:40, 0:60]
+    moving_disc = np.stack([(yy - 20) ** 2 + (xx - 10 - 4 * i) ** 2 < 36 for i in range(8)])
+    moving_disc[3] = False  # a blink off: skipped, not a change of shape
+    flames = np.stack([rng.random((40, 60)) < 0.4 for _ in range(8)]) & (yy > 10)
+    assert _shape_stability(moving_disc) > 0.9
+    assert _shape_stability(flames) < 0.5
+    assert _shape_stability(np.zeros((8, 40, 60), bool)) == 0.0
