@@ -167,6 +167,33 @@ class ClassicalFireConfig(Strict):
         return self.name or "classical_fire"
 
 
+class FireFusionConfig(Strict):
+    """Classical flame/smoke candidates that a learned detector must confirm (`detectors.fire_fusion`);
+    without `model` it is the classical detector alone, so the same config works before weights exist."""
+
+    kind: Literal["fire_fusion"] = "fire_fusion"
+    name: str | None = None
+    classical: ClassicalFireConfig = ClassicalFireConfig()
+    model: Annotated[OnnxConfig | UltralyticsConfig, Field(discriminator="kind")] | None = Field(
+        None, description="fire/smoke weights, e.g. `sharpeyes train`'s {kind: onnx, model: …fire_smoke.onnx}"
+    )
+    confirm: tuple[Literal["fire", "smoke"], ...] = Field(
+        ("fire", "smoke"), description="classes the model must confirm; others pass as the heuristic says"
+    )
+    model_min_score: float = Field(0.25, ge=0, le=1, description="weakest model box that confirms")
+    min_overlap: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="intersection over the smaller of a candidate and a model box of the same class "
+        "(the heuristic boxes flame pixels, the model the whole fire: containment, not IoU)",
+    )
+
+    @property
+    def label(self) -> str:
+        return self.name or "fire_fusion"
+
+
 class DensityConfig(_ModelFile):
     """MCNN crowd density (ShanghaiTech weights as HDF5): a head count where boxes fail."""
 
@@ -229,7 +256,12 @@ class CrowdFusionConfig(Strict):
 
 
 DetectorConfig = Annotated[
-    UltralyticsConfig | OnnxConfig | ClassicalFireConfig | DensityConfig | CrowdFusionConfig,
+    UltralyticsConfig
+    | OnnxConfig
+    | ClassicalFireConfig
+    | FireFusionConfig
+    | DensityConfig
+    | CrowdFusionConfig,
     Field(discriminator="kind"),
 ]
 
