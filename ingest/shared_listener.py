@@ -118,7 +118,8 @@ class SharedButtonListener:
         self.client.loop_start()
 
     async def stop(self) -> None:
-        """Stops after the batch in hand is acked, or at once while it waits for JetStream (then unacked)."""
+        """Cancels the worker at once: a batch not yet acked stays in this client id's broker session and
+        comes back when it reconnects (JetStream drops the part it already stored as a repeat)."""
         self._stop.set()
         if self._worker is not None:
             self._worker.cancel()

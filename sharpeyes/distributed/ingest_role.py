@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from ingest.button_bus import ButtonMessage, ensure_button_stream
 from ingest.shared_listener import SharedButtonListener
 from sharpeyes.distributed.nats_conn import connect
+from sharpeyes.distributed.role_metrics import serve_metrics
 from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,13 @@ class IngestRole:
 
 
 async def run_ingest(
-    settings: Settings, stop: asyncio.Event, env: Mapping[str, str] | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    env: Mapping[str, str] | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> IngestRole:
     """Until `stop`; returns the role (its counters) for tests and logs."""
-    role = IngestRole(settings, env)
+    role = IngestRole(settings, env, registry)
     try:
         if await role.start(stop):
             await stop.wait()
@@ -139,7 +143,9 @@ def main(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        role = await run_ingest(settings, stop)
+        registry = CollectorRegistry()
+        serve_metrics(settings.distributed, registry, "ingest")
+        role = await run_ingest(settings, stop, registry=registry)
         log.info("ingest stopped: %d MQTT messages acked", role.listener.acked)
 
     asyncio.run(body())

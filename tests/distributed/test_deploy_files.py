@@ -15,7 +15,7 @@ from sharpeyes.settings import load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S_VERSION = "1.30.0"
-ROLES = {"shard", "engine", "delivery", "api", "all"}
+ROLES = {"shard", "engine", "delivery", "ingest", "api", "all"}
 OUT_OF_BAND_SECRETS = {"sharpeyes-secrets"}  # created by the operator, never committed (deploy/k8s/README.md)
 SECRET_ENV = {"POSTGRES_PASSWORD": "x", "MQTT_PASSWORD": "x", "CAM_PASSWORD": "x"}
 

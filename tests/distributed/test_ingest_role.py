@@ -315,7 +315,8 @@ async def test_jetstream_outage_leaves_presses_unacked_until_it_returns(
         await asyncio.to_thread(press_all, sim, range(5, 30))
         await asyncio.sleep(3.0)
         assert role.listener.acked == 5  # nothing acked to the broker while JetStream cannot store it
-        assert (role.registry.get_sample_value("sharpeyes_ingest_publish_failures_total") or 0) >= 2  # retried
+        failures = role.registry.get_sample_value("sharpeyes_ingest_publish_failures_total") or 0
+        assert failures >= 2  # the batch in hand was retried; later presses wait unacked behind it
 
         nats_server.start()  # the same port and store: the stream and its first 5 presses are back
         await wait_for(lambda: role.listener.acked == 30, 30, "the 25 held presses stored and acked")
