@@ -287,11 +287,11 @@ class BatcherConfig(Strict):
     max_batch: int = Field(8, ge=1, le=256)
     max_wait_ms: float = Field(15.0, ge=0, le=5000, description="latency budget for a batch to fill")
     workers: int = Field(
-        1,
+        2,
         ge=1,
         le=64,
-        description="worker threads per detector, each with its own model instance; a camera stays on one "
-        "(benchmarks/README.md: one worker carries ~8 YOLOX cameras at 5 fps per core it can use)",
+        description="worker threads per detector, each with its own model instance; a camera stays on one. "
+        "One worker tops out near 8 YOLOX cameras at 5 fps; 2 carried 10 on 2 cores (benchmarks/README.md)",
     )
 
 

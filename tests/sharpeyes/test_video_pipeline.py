@@ -345,7 +345,8 @@ def test_hung_detector_is_replaced_and_detection_resumes(
     finally:
         release.set()
         video.stop()
-    assert builds == ["classical_fire", "classical_fire"]
+    workers = VideoConfig().batcher.workers
+    assert builds == ["classical_fire"] * 2 * workers, "each worker's instance built, then all replaced"
     assert status["running"] is True and "hung" in status["error"] and "replaced" in status["error"]
     assert registry.get_sample_value("sharpeyes_video_errors_total", {"stage": "detector_hang"}) == 1
     assert wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)], 5)
