@@ -98,6 +98,7 @@ class SharedButtonListener:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
 
     @property
@@ -146,15 +147,25 @@ class SharedButtonListener:
                 )
             return
         client.subscribe([(t, SubscribeOptions(qos=1)) for t in self.topics])
-        self._set_connected(True)
         log.info(
-            "MQTT 5 %s connected to %s:%s (session present: %s), subscribed to %s",
+            "MQTT 5 %s connected to %s:%s (session present: %s)",
             self.client_id,
             self.cfg.host,
             self.cfg.port,
             flags.session_present,
-            self.topics,
         )
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props=None) -> None:  # type: ignore[no-untyped-def]
+        """Connected for readiness only once the broker granted the shared subscription (SUBACK)."""
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:  # e.g. a broker without shared subscriptions, or an ACL
+            if self._log_once(("subscribe", *refused)):
+                log.error(
+                    "MQTT broker refused %s the subscription %s: %s", self.client_id, self.topics, refused
+                )
+            return
+        self._set_connected(True)
+        log.info("MQTT 5 %s subscribed to %s", self.client_id, self.topics)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
         self._set_connected(False)
@@ -178,7 +189,21 @@ class SharedButtonListener:
             batch = [await self._inbox.get()]
             while len(batch) < 500 and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
-            await self._process(batch)
+            try:
+                await self._process(batch)
+            except Exception:  # loop boundary: a bug must not leave the batch unacked until a restart
+                self.messages.labels("error").inc(len(batch))
+                log.exception(
+                    "%d MQTT messages not handled; reconnecting so the broker resends them", len(batch)
+                )
+                await asyncio.to_thread(self._cycle)
+
+    def _cycle(self) -> None:
+        """A new connection with the same session: the broker resends every unacked message."""
+        try:
+            self.client.reconnect()
+        except Exception as exc:  # paho's loop keeps retrying on its own
+            log.warning("MQTT reconnect of %s failed: %s", self.client_id, exc)
 
     async def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
         outcomes: list[str] = []

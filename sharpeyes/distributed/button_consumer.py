@@ -73,7 +73,11 @@ class ButtonConsumer:
                 log.exception("fetch from %s/%s failed; retrying", self.stream, self.durable)
                 await asyncio.sleep(1.0)
                 continue
-            await self.handle(msgs)
+            try:
+                await self.handle(msgs)
+            except Exception:  # loop boundary: the engine process must not go on without its buttons
+                log.exception("%d button messages not settled; JetStream redelivers them", len(msgs))
+                await asyncio.sleep(1.0)
 
     async def handle(self, msgs: list[Any]) -> None:
         decoded: list[tuple[Any, ButtonMessage]] = []

@@ -219,8 +219,7 @@ def test_two_ingest_processes_split_presses_into_one_incident_each(
     sim = ButtonSim(mosquitto.port, PREFIX, "sim-a")
     try:
         for r in (engine, a, b):
-            r.wait_log(r"engine consuming buttons|MQTT 5 .* connected")
-        time.sleep(0.3)  # both SUBSCRIBEs are in the group before the first press
+            r.wait_log(r"engine consuming buttons|MQTT 5 .* subscribed to")
         started = time.monotonic()
         press_all(sim, range(n))
         wait_until(lambda: len(sos_incidents(pg_url)) == n, 60, "one incident per press")
@@ -252,8 +251,7 @@ def test_killed_ingest_process_loses_nothing_after_restart_with_same_client_id(
     nats_pid = nats_server.proc.pid
     try:
         for r in (engine, a, b):
-            r.wait_log(r"engine consuming buttons|MQTT 5 .* connected")
-        time.sleep(0.3)
+            r.wait_log(r"engine consuming buttons|MQTT 5 .* subscribed to")
         press_all(sim, range(50))
         wait_until(lambda: len(sos_incidents(pg_url)) == 50, 30, "the first 50 presses")
 
@@ -378,3 +376,53 @@ async def test_malformed_payload_is_counted_acked_and_does_not_block(
         sim.close()
         await role.stop()
         await engine
+
+
+async def test_a_bug_while_handling_cycles_the_connection_and_the_broker_resends(
+    mosquitto: Mosquitto,
+) -> None:
+    """The worker's loop boundary: an unexpected error leaves the batch unacked and reconnects, so the
+    broker resends it (same session) instead of holding it until the process restarts."""
+    from prometheus_client import CollectorRegistry
+
+    from ingest.shared_listener import SharedButtonListener
+
+    stored: list[str] = []
+
+    async def publish(msg: ButtonMessage) -> bool:
+        stored.append(msg.msg_id)
+        return True
+
+    cfg = MqttConfig(port=mosquitto.port, embedded=False, prefix=PREFIX)
+    registry = CollectorRegistry()
+    listener = SharedButtonListener(
+        cfg,
+        None,
+        client_id="ingest-bug",
+        group="g",
+        session_expiry_s=60,
+        receive_maximum=10,
+        known=lambda _b: True,
+        publish=publish,
+        registry=registry,
+    )
+    parse, calls = listener._parse, []
+
+    def parse_with_a_bug(msg: Any) -> ButtonMessage | str:
+        calls.append(msg.mid)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return parse(msg)
+
+    listener._parse = parse_with_a_bug  # type: ignore[method-assign]
+    sim = ButtonSim(mosquitto.port, PREFIX, "sim-bug")
+    try:
+        await listener.start()
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        await asyncio.to_thread(sim.send, "B-001", seq=9)
+        await wait_for(lambda: listener.acked == 1, 15, "the press resent after the reconnect, then acked")
+        assert stored == ["btn:B-001:0:9"] and len(calls) == 2
+        assert registry.get_sample_value("sharpeyes_mqtt_messages_total", {"outcome": "error"}) == 1
+    finally:
+        sim.close()
+        await listener.stop()
