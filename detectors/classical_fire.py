@@ -4,8 +4,11 @@ Colour alone is useless on a street (red coats, brake lights, red-brown soil, ta
 colour rule), so every decision also needs temporal evidence from a short per-camera history of small frames:
 
 - fire: bright, saturated red-orange-yellow pixels (R > G > B, high luma, large R−B) in regions where the
-  colour mask *flickers* — pixels switch in and out of the mask at least twice within the history, which
-  flames do and rigid objects passing by rarely do; growth of the total flame area adds to the score;
+  colour mask *flickers* — pixels switch in and out of the mask at least twice within the history, each
+  time with a real brightness jump (`flicker_step`: noise dithering a sunset sky across the colour
+  threshold is not flicker), which flames do and rigid objects passing by rarely do; a region that keeps
+  its shape from frame to frame once its motion is taken out (`fire_rigid_max`: a lamp blinking on a moving
+  car, a screen) is dropped; growth of the total flame area adds to the score;
 - smoke: low-saturation, fairly bright, low-texture pixels that stay smoke-coloured over most of the history
   while changing gently (small temporal spread, no large jumps: semi-transparent drift, not a rigid grey
   object walking past). Evidence accumulates per pixel, so a region must persist for a while. Smoke is not
