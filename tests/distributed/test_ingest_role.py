@@ -426,3 +426,29 @@ async def test_a_bug_while_handling_cycles_the_connection_and_the_broker_resends
     finally:
         sim.close()
         await listener.stop()
+
+
+async def test_started_while_nats_is_down_it_takes_nothing_from_the_broker_until_it_can_store(
+    pg_url: str, mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """NATS first: the MQTT subscription (and so the presses) only once JetStream can store them."""
+    from tests.support.nats_server import NatsServer
+    from tests.support.ports import free_port
+
+    server = NatsServer(free_port(), tmp_path / "js")
+    settings = Settings.model_validate(config_doc(pg_url, server.url, mosquitto.port, 3))
+    stop = asyncio.Event()
+    role = IngestRole(settings, env={})
+    starting = asyncio.create_task(role.start(stop))
+    try:
+        await asyncio.sleep(2.0)
+        assert not starting.done() and not role.listener.connected.is_set()
+        await asyncio.to_thread(server.start)
+        assert await asyncio.wait_for(starting, 30)
+        await asyncio.wait_for(role.listener.connected.wait(), 10)
+    finally:
+        stop.set()
+        if not starting.done():
+            await starting
+        await role.stop()
+        server.stop()
