@@ -146,6 +146,9 @@ class LocalRuntime:
             live_config=settings.live_video,
         )
         self._ticker: asyncio.Task[None] | None = None
+        # An API process whose buttons come through --role ingest and whose notices leave through
+        # --role delivery has no use for a broker connection (and several replicas may then run).
+        self.uses_mqtt = True
 
     def _live_hub(self) -> WebRtcHub | None:
         """WebRTC live view of the enabled cameras; B-frame cameras re-encode the reader's own frames."""
@@ -184,8 +187,9 @@ class LocalRuntime:
         if self.broker is not None:
             await self.broker.start()
         await self.delivery.start()
-        self.listener.start()
-        if not await asyncio.to_thread(self.listener.wait_connected, 5.0):
+        if self.uses_mqtt:
+            self.listener.start()
+        if self.uses_mqtt and not await asyncio.to_thread(self.listener.wait_connected, 5.0):
             log.warning(
                 "MQTT broker %s:%s not reachable yet; retrying in the background",
                 self.settings.mqtt.host,
@@ -231,7 +235,8 @@ class LocalRuntime:
                 await self._ticker
         if self.video is not None:  # before delivery stops: its last incidents still go out
             await asyncio.to_thread(self.video.stop)
-        await asyncio.to_thread(self.listener.stop)
+        if self.uses_mqtt:
+            await asyncio.to_thread(self.listener.stop)
         await self.delivery.stop()
         if self.broker is not None:
             await self.broker.stop()

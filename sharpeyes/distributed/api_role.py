@@ -32,6 +32,9 @@ class ApiRuntime(LocalRuntime):
             queued = QueuedDelivery(settings.distributed, env)
             self.delivery = self.services.delivery = queued  # type: ignore[assignment]
             checks["deliveries"] = queued.ready.is_set
+        if settings.distributed.buttons_via == "ingest" and settings.distributed.delivery.via == "queue":
+            self.uses_mqtt = False  # nothing to listen to, nothing to send: no client id to share
+            local = dict
         self.services.readiness = lambda: {**local(), **{k: f() for k, f in checks.items()}}
 
     async def start(self) -> None:

@@ -452,3 +452,41 @@ async def test_started_while_nats_is_down_it_takes_nothing_from_the_broker_until
             await starting
         await role.stop()
         server.stop()
+
+
+def test_api_with_ingest_and_delivery_roles_needs_no_broker_connection(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Buttons via --role ingest, notices via --role delivery: the API has nothing to do on MQTT, so it does
+    not connect (several API replicas then never fight over one client id) and readiness leaves MQTT out. With
+    `delivery.via: api` it still connects, to send the notices itself."""
+    from sharpeyes.distributed.api_role import ApiRuntime
+    from sharpeyes.distributed.roles import api_settings
+
+    def runtime(via: str, name: str) -> ApiRuntime:
+        doc = {
+            "storage": {"url": f"sqlite:///{tmp_path / name}"},
+            "mqtt": {"port": mosquitto.port, "embedded": False, "prefix": PREFIX, "client_id": name},
+            "distributed": {
+                "buttons_via": "ingest",
+                "delivery": {"via": via},
+                "nats_url": "nats://127.0.0.1:1",
+            },
+        }
+        return ApiRuntime(api_settings(Settings.model_validate(doc)), env={})
+
+    async def body() -> None:
+        quiet, sender = runtime("queue", "quiet"), runtime("api", "sender")
+        for rt in (quiet, sender):
+            await rt.start()
+        try:
+            await asyncio.to_thread(sender.listener.wait_connected, 10)
+            await asyncio.sleep(0.5)
+            assert sender.listener.client.is_connected()
+            assert not quiet.listener.client.is_connected()
+            assert "mqtt" not in quiet.services.readiness() and "mqtt" in sender.services.readiness()
+        finally:
+            for rt in (quiet, sender):
+                await rt.stop()
+
+    asyncio.run(body())
