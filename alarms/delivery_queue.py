@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter
 from alarms.delivery import DeliveryWorker, Outcome
 from alarms.observation_bus import token
 from alarms.outbox import OutboxItem
+from ingest import jetstream
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +68,9 @@ async def ensure_delivery_stream(
     js: Any, name: str, replicas: int = 1, duplicate_window_s: float = 600.0
 ) -> None:
     """Work-queue retention: a message lives until a delivery process acks it (delivered or dead)."""
-    from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-    from nats.js.errors import NotFoundError
-
-    config = StreamConfig(
-        name=name,
-        subjects=[f"{SUBJECT_ROOT}.>"],
-        retention=RetentionPolicy.WORK_QUEUE,
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-        duplicate_window=duplicate_window_s,
+    await jetstream.ensure_stream(
+        js, name, SUBJECT_ROOT, replicas=replicas, duplicate_window_s=duplicate_window_s, work_queue=True
     )
-    try:
-        await js.stream_info(name)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)
 
 
 class DeliveryPublisher:
@@ -224,19 +211,8 @@ class DeliveryQueueConsumer:
         await asyncio.gather(*(self._pull(p, stop) for p in PRIORITIES))
 
     async def _pull(self, priority: str, stop: asyncio.Event) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
-        sub = self._subs[priority]
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(self.batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            except Exception:  # loop boundary: a broker hiccup must not end the consumer
-                log.exception("fetch from %s/%s-%s failed; retrying", self.stream, self.durable, priority)
-                await asyncio.sleep(1.0)
-                continue
-            await self.take(msgs)
+        where = f"{self.stream}/{self.durable}-{priority}"
+        await jetstream.pull_until(stop, self._subs[priority], self.take, batch=self.batch, where=where)
 
     async def take(self, msgs: list[Any]) -> None:
         items: list[OutboxItem] = []

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from alarms.engine import Trigger
 from alarms.grids import Placement
+from ingest import jetstream
 
 SUBJECT_ROOT = "sharpeyes.obs"
 Op = Literal["observe", "raise", "clear"]
@@ -102,25 +103,10 @@ def token(value: str) -> str:
 
 
 async def ensure_stream(js: Any, name: str, replicas: int = 1, duplicate_window_s: float = 600.0) -> None:
-    """Create the observation stream, or bring an existing one to this config (file storage, limits)."""
-    from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-    from nats.js.errors import NotFoundError
-
-    config = StreamConfig(
-        name=name,
-        subjects=[f"{SUBJECT_ROOT}.>"],
-        retention=RetentionPolicy.LIMITS,  # kept for replay/audit; the durable consumer tracks progress
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-        duplicate_window=duplicate_window_s,
-        max_age=7 * 86400,
+    """The observation stream: kept 7 days for replay and audit; the durable consumer tracks progress."""
+    await jetstream.ensure_stream(
+        js, name, SUBJECT_ROOT, replicas=replicas, duplicate_window_s=duplicate_window_s, max_age_s=7 * 86400
     )
-    try:
-        await js.stream_info(name)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)
 
 
 class ObservationPublisher:

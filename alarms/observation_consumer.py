@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alarms.observation_bus import SUBJECT_ROOT, BusMessage
+from ingest import jetstream
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,11 @@ class ObservationConsumer:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set; a fetch timeout is just an idle second."""
-        from nats.errors import TimeoutError as NatsTimeout
-
+        """Until `stop` is set."""
         if self._sub is None:
             await self.subscribe()
-        while not stop.is_set():
-            try:
-                msgs = await self._sub.fetch(self.batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            except Exception:  # loop boundary: a broker hiccup must not end the consumer
-                log.exception("fetch from %s/%s failed; retrying", self.stream, self.durable)
-                await asyncio.sleep(1.0)
-                continue
-            await self.handle(msgs)
+        where = f"{self.stream}/{self.durable}"
+        await jetstream.pull_until(stop, self._sub, self.handle, batch=self.batch, where=where)
 
     async def handle(self, msgs: list[Any]) -> None:
         decoded: list[tuple[Any, BusMessage]] = []

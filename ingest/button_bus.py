@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ingest import jetstream
 from ingest.types import PanicSignal, SignalKind
 
 BUTTON_SUBJECT_ROOT = "sharpeyes.buttons"
@@ -99,22 +100,12 @@ class ButtonMessage:
 async def ensure_button_stream(
     js: Any, name: str, replicas: int = 1, duplicate_window_s: float = 600.0
 ) -> None:
-    """Create the button stream, or bring an existing one to this config (file storage, limits)."""
-    from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-    from nats.js.errors import NotFoundError
-
-    config = StreamConfig(
-        name=name,
-        subjects=[f"{BUTTON_SUBJECT_ROOT}.>"],
-        retention=RetentionPolicy.LIMITS,  # kept for audit; the engines' durable consumer tracks progress
-        storage=StorageType.FILE,
-        num_replicas=replicas,
-        duplicate_window=duplicate_window_s,
-        max_age=30 * 86400,
+    """Kept 30 days for audit; the engines' durable consumer tracks progress."""
+    await jetstream.ensure_stream(
+        js,
+        name,
+        BUTTON_SUBJECT_ROOT,
+        replicas=replicas,
+        duplicate_window_s=duplicate_window_s,
+        max_age_s=30 * 86400,
     )
-    try:
-        await js.stream_info(name)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)

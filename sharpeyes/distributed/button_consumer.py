@@ -14,6 +14,7 @@ from typing import Any
 
 from alarms.engine import IncidentEngine
 from alarms.presence import PresenceMonitor
+from ingest import jetstream
 from ingest.button_bus import BUTTON_SUBJECT_ROOT, ButtonMessage
 
 log = logging.getLogger(__name__)
@@ -60,24 +61,10 @@ class ButtonConsumer:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
         if self._sub is None:
             await self.subscribe()
-        while not stop.is_set():
-            try:
-                msgs = await self._sub.fetch(self.batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            except Exception:  # loop boundary: a broker hiccup must not end the consumer
-                log.exception("fetch from %s/%s failed; retrying", self.stream, self.durable)
-                await asyncio.sleep(1.0)
-                continue
-            try:
-                await self.handle(msgs)
-            except Exception:  # loop boundary: the engine process must not go on without its buttons
-                log.exception("%d button messages not settled; JetStream redelivers them", len(msgs))
-                await asyncio.sleep(1.0)
+        where = f"{self.stream}/{self.durable}"
+        await jetstream.pull_until(stop, self._sub, self.handle, batch=self.batch, where=where)
 
     async def handle(self, msgs: list[Any]) -> None:
         decoded: list[tuple[Any, ButtonMessage]] = []

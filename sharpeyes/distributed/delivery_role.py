@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +29,7 @@ from sharpeyes.distributed.config import DistributedConfig
 from sharpeyes.distributed.engine_role import build_engine
 from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.distributed.nats_conn import connect
-from sharpeyes.distributed.role_metrics import serve_metrics
+from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -187,14 +186,7 @@ class QueuedDelivery:
 def main(settings: Settings) -> int:
     """Blocking entry for the CLI: SIGINT/SIGTERM stop after recording what is in flight."""
 
-    async def body() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        registry = CollectorRegistry()
-        serve_metrics(settings.distributed, registry, "delivery")
+    async def run(stop: asyncio.Event, registry: CollectorRegistry) -> None:
         await run_delivery(settings, stop, registry=registry)
 
-    asyncio.run(body())
-    return 0
+    return run_until_signal(settings.distributed, "delivery", run)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Mapping
 
@@ -28,7 +27,7 @@ from alarms.outbox import Routing
 from alarms.store import Store
 from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.distributed.nats_conn import connect
-from sharpeyes.distributed.role_metrics import serve_metrics
+from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -141,14 +140,7 @@ async def _tick(engine: IncidentEngine, stop: asyncio.Event, tick_s: float) -> N
 def main(settings: Settings) -> int:
     """Blocking entry for the CLI: SIGINT/SIGTERM stop after the current batch is acked."""
 
-    async def body() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        registry = CollectorRegistry()
-        serve_metrics(settings.distributed, registry, "engine")
+    async def run(stop: asyncio.Event, registry: CollectorRegistry) -> None:
         await run_engine(settings, stop, registry=registry)
 
-    asyncio.run(body())
-    return 0
+    return run_until_signal(settings.distributed, "engine", run)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from ingest.button_bus import ButtonMessage, ensure_button_stream
 from ingest.shared_listener import SharedButtonListener
 from sharpeyes.distributed.nats_conn import connect
-from sharpeyes.distributed.role_metrics import serve_metrics
+from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -138,15 +137,8 @@ async def run_ingest(
 def main(settings: Settings) -> int:
     """Blocking entry for the CLI: SIGINT/SIGTERM stop; unacked presses stay with the broker's session."""
 
-    async def body() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        registry = CollectorRegistry()
-        serve_metrics(settings.distributed, registry, "ingest")
+    async def run(stop: asyncio.Event, registry: CollectorRegistry) -> None:
         role = await run_ingest(settings, stop, registry=registry)
         log.info("ingest stopped: %d MQTT messages acked", role.listener.acked)
 
-    asyncio.run(body())
-    return 0
+    return run_until_signal(settings.distributed, "ingest", run)

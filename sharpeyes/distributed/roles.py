@@ -10,10 +10,10 @@ from sharpeyes.settings import Settings
 log = logging.getLogger(__name__)
 
 
-
 def api_settings(settings: Settings) -> Settings:
-    """`--role api` for now: the local runtime (HTTP API, MQTT buttons, outbox delivery sweeper, deadline
-    ticks) on the shared PostgreSQL, without cameras, which the Ray shards own."""
+    """`--role api`: the local runtime (HTTP API and page, deadline ticks; buttons and deliveries as
+    `distributed.buttons_via` and `delivery.via` say) on the shared PostgreSQL, without cameras, which the Ray
+    shards own."""
     return settings.model_copy(update={"cameras": [], "runtime": "local"})
 
 
