@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 
@@ -68,11 +69,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     _setup_logging(args.log_level or settings.log_level)
+    extra: dict[str, Any] = {}
     if args.role != "all" or settings.runtime == "ray":
         from sharpeyes.distributed.roles import api_settings, run_role
 
         if args.role != "api":
             return run_role(args.role, settings)
+        extra["cameras"] = settings.cameras  # scope, listing and evidence pictures of the shards' cameras
         settings = api_settings(settings)  # the local runtime without cameras: they run on the shards
         from sharpeyes.distributed.api_role import ApiRuntime
 
@@ -82,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Several threads (MQTT, engine, event loop) hand each press on; a 1 ms GIL switch interval instead
     # of 5 ms keeps each hand-over short (benchmarks/README.md, SOS latency).
     sys.setswitchinterval(0.001)
-    runtime = runtime_cls(settings, freeze_gc=True)
+    runtime = runtime_cls(settings, freeze_gc=True, **extra)
     app = create_app(runtime)
     config = uvicorn.Config(
         app,

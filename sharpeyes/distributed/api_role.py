@@ -11,15 +11,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alarms.snapshots import SnapshotStore
+from sharpeyes.distributed.camera_view import ShardedCameraView
 from sharpeyes.distributed.delivery_role import QueuedDelivery
 from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.runtime import LocalRuntime
 from sharpeyes.settings import Settings
+from sharpeyes.video_config import CameraConfig
 
 
 class ApiRuntime(LocalRuntime):
-    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        env: Mapping[str, str] | None = None,
+        cameras: list[CameraConfig] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`settings` without cameras (`api_settings`); `cameras`: the ones the shards run, for scope,
+        listing and evidence pictures."""
         super().__init__(settings, env, **kwargs)
+        if cameras:
+            snapshots = SnapshotStore(settings.storage.snapshots_path())
+            self.services.video = ShardedCameraView(cameras, self.directory, snapshots)
         self.relay = LiveRelay(
             settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry
         )
