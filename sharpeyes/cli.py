@@ -19,6 +19,9 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The embedded broker's state machine logs every client's every transition at INFO: noise for operators.
+    for noisy in ("transitions", "amqtt"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
