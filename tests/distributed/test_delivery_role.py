@@ -136,6 +136,11 @@ class Writer:
         self.store.close()
 
 
+def incident_states(pg_url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute("SELECT category, dispatch_status FROM incidents ORDER BY id").fetchall()
+
+
 def outbox_status(pg_url: str) -> dict[str, int]:
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT status, count(*) FROM outbox WHERE channel='webhook' GROUP BY status")
@@ -214,6 +219,8 @@ def test_failures_retry_with_backoff_then_dead_letter_raises_an_alarm(
         took = time.monotonic() - started
         assert receiver.attempts == 3
         assert took >= 0.5  # two naks with the policy's delays (0.2 s, 0.4 s, ±20 %), not an instant loop
+        # The dead letter's alarm is raised right after the outcome is recorded, in its own transaction.
+        assert await wait_until(lambda: len(incident_states(pg_url)) == 2, 10)
         with psycopg.connect(pg_url) as conn:
             inc = conn.execute("SELECT category, dispatch_status FROM incidents ORDER BY id").fetchall()
             dead = conn.execute("SELECT id, attempts FROM outbox WHERE status='dead'").fetchone()
