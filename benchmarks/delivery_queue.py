@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -170,27 +169,15 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     args = ap.parse_args()
 
-    import psycopg
-
-    from alarms.store import Store
     from tests.support.nats_server import start_nats
+    from tests.support.postgres import fresh_database
 
-    name = f"sharpeyes_b_{secrets.token_hex(4)}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    pg = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with fresh_database("sharpeyes_b") as pg, tempfile.TemporaryDirectory() as tmp:
         server = start_nats(Path(tmp) / "js")
         try:
-            store = Store(pg)
-            store.migrate()
-            store.close()
             asyncio.run(run(pg, server.url, args.rate, args.seconds, Path(tmp)))
         finally:
             server.stop()
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -26,18 +25,16 @@ from typing import Any
 
 import nats
 import paho.mqtt.client as mqtt
-import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alarms.store import Store  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 from tests.support.nats_server import start_nats  # noqa: E402
+from tests.support.postgres import fresh_database  # noqa: E402
 from tests.support.service import Service, write_config  # noqa: E402
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PREFIX = "se"
 LIVE = "sharpeyes.live.incidents"
 
@@ -45,22 +42,6 @@ LIVE = "sharpeyes.live.incidents"
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
-
-
-def fresh_db() -> str:
-    name = f"sharpeyes_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    store = Store(url)
-    store.migrate()
-    store.close()
-    return url
-
-
-def drop_db(url: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def spawn(config: Path, role: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -133,7 +114,13 @@ async def measure(nats_url: str, mqtt_port: int, presses: int, rate: float) -> l
 
 
 def run_mode(mode: str, args: argparse.Namespace, nats_url: str, mqtt_port: int, work: Path) -> list[float]:
-    url = fresh_db()
+    with fresh_database("sharpeyes_bench") as url:
+        return _run_mode(mode, args, nats_url, mqtt_port, work, url)
+
+
+def _run_mode(
+    mode: str, args: argparse.Namespace, nats_url: str, mqtt_port: int, work: Path, url: str
+) -> list[float]:
     buttons = [{"id": f"B-{i:04d}", "grid": "G-001"} for i in range(args.presses)]
     via = "ingest" if mode == "ingest" else "api"
     config = work / f"{mode}.yaml"
@@ -171,7 +158,6 @@ def run_mode(mode: str, args: argparse.Namespace, nats_url: str, mqtt_port: int,
             stop(p)
         if api is not None:
             api.stop()
-        drop_db(url)
 
 
 def main() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import sys
 import tempfile
 import time
@@ -78,27 +77,15 @@ def main() -> int:
     ap.add_argument("--inflight", type=int, default=64)
     args = ap.parse_args()
 
-    import psycopg
-
-    from alarms.store import Store
     from tests.support.nats_server import start_nats
+    from tests.support.postgres import fresh_database
 
-    name = f"sharpeyes_b_{secrets.token_hex(4)}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    pg = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with fresh_database("sharpeyes_b") as pg, tempfile.TemporaryDirectory() as tmp:
         server = start_nats(Path(tmp) / "js")
         try:
-            store = Store(pg)
-            store.migrate()
-            store.close()
             asyncio.run(bench(args.n, args.inflight, pg, server.url))
         finally:
             server.stop()
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

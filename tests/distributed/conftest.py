@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from alarms.store import Store
 from tests.support.nats_server import NatsServer, start_nats
-
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+from tests.support.postgres import PG_ADMIN, fresh_database
 
 
 @pytest.fixture
@@ -27,22 +24,12 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, migrated database per test. Unreachable PostgreSQL is an error, never a skip."""
-    name = f"sharpeyes_d_{secrets.token_hex(6)}"
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+        psycopg.connect(PG_ADMIN, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for these tests: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    store = Store(url)
-    store.migrate()
-    store.close()
-    try:
+    with fresh_database("sharpeyes_d") as url:
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def incident_rows(url: str) -> list[tuple[str, str, int]]:
