@@ -17,7 +17,7 @@ from alarms.categories import CONFIRMED, SYSTEM_CATEGORIES, category, certainty_
 from alarms.config import SlaConfig
 from alarms.delivery import mark_delivered_sql
 from alarms.devices import touch_devices
-from alarms.grids import GridDirectory, Placement
+from alarms.grids import GridDirectory
 from alarms.incidents import Incident
 from alarms.lifecycle import (
     ACTIVE_STATES,
@@ -31,6 +31,7 @@ from alarms.metrics import AlarmMetrics
 from alarms.outbox import OutboxItem, Routing
 from alarms.schema import incidents, seen_events
 from alarms.store import StorageError
+from alarms.triggers import Trigger
 from alarms.unit_of_work import StaleIncident, UnitOfWork
 from ingest.types import PanicSignal, SignalKind
 
@@ -56,23 +57,6 @@ class Change:
     outbox: list[OutboxItem] = field(default_factory=list)
     # The JSON view sent with this change (computed once for webhooks, MQTT and live clients).
     view: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """Something happened at a source that should open or update an incident."""
-
-    category: str
-    source_kind: str  # button | camera | device | system
-    source_id: str
-    placement: Placement
-    ts: float
-    note: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-    source_ts: float | None = None
-    status: str = "Actual"
-    certainty: str = "Observed"
-    event_id: str | None = None
 
 
 Listener = Callable[[Change], None]

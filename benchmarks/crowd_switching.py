@@ -30,8 +30,8 @@ from detectors.base import build_detector  # noqa: E402
 from detectors.config import parse_detector_config  # noqa: E402
 from detectors.crowd_fusion import FusionSwitch  # noqa: E402
 from ingest.types import Frame  # noqa: E402
-from sharpeyes.video_config import CameraConfig  # noqa: E402
-from sharpeyes.video_parts import RuleGroup  # noqa: E402
+from video.config import CameraConfig  # noqa: E402
+from video.rule_group import RuleGroup  # noqa: E402
 
 ASSETS = Path(os.environ.get("SHARPEYES_ASSETS", REPO.parent / "shared" / "assets"))
 HALVES = [  # upper (far) and lower (near) half of a 640×360 frame

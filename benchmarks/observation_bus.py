@@ -25,8 +25,8 @@ async def bench(n: int, inflight: int, pg: str, nats_url: str) -> None:
     import nats
 
     from alarms.config import GridConfig, StorageConfig
-    from alarms.observation_bus import ObservationPublisher, ensure_stream
-    from sharpeyes.distributed.config import DistributedConfig
+    from jetstream.config import DistributedConfig
+    from jetstream.observations import ObservationPublisher, ensure_stream
     from sharpeyes.distributed.engine_role import run_engine
     from sharpeyes.settings import Settings
     from tests.distributed.test_observation_bus import fire

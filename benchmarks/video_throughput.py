@@ -5,7 +5,7 @@ capture → observation p99 under 300 ms (plus the confirmation window). Both si
 (``tests/support/rtsp.py``: the shared clips, H.264 passed through, looping, at their source frame rate),
 each K in a fresh worker process so CPU, memory and model state do not carry over:
 
-- **ours**: ``sharpeyes.video.VideoPipeline`` as ``sharpeyes run`` wires it (PyAV readers, 5 fps rate limit,
+- **ours**: ``video.pipeline.VideoPipeline`` as ``sharpeyes run`` wires it (PyAV readers, 5 fps rate limit,
   motion gate, one cross-camera batcher per detector, the rules, the incident engine on SQLite with JPEG
   snapshots). Every camera has fire, smoke and crowd rules, so each analysed frame runs both default
   detectors (``fire``: classical, ``people``: YOLOX-Nano 256×416; ``--people yolov8n`` runs the shared
@@ -156,11 +156,11 @@ def run_ours(
     from alarms.grids import GridDirectory
     from alarms.metrics import AlarmMetrics
     from alarms.outbox import Routing
-    from alarms.snapshots import SnapshotStore
     from alarms.store import Store
     from detectors.config import OnnxConfig
-    from sharpeyes.video import VideoPipeline
-    from sharpeyes.video_config import CameraConfig, VideoConfig, builtin_detectors
+    from video.config import CameraConfig, VideoConfig, builtin_detectors
+    from video.pipeline import VideoPipeline
+    from video.snapshots import SnapshotStore
 
     tmp = Path(tempfile.mkdtemp(prefix="video-bench-"))
     store = Store(f"sqlite:///{tmp / 'se.db'}")
@@ -224,7 +224,7 @@ def run_ours(
     pipeline.start()
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(h["state"] == "online" for h in pipeline.status()):
+        while time.monotonic() < deadline and not all(h.state == "online" for h in pipeline.status()):
             time.sleep(0.2)
 
         def counters() -> dict[str, dict[str, float]]:

@@ -18,12 +18,13 @@ from dashboard.config import AuthConfig, LiveVideoConfig
 from dashboard.live import LiveHub
 from dashboard.webrtc import WebRtcHub
 from ingest.types import Frame
+from video.status import CameraStatus
 
 
 class VideoView(Protocol):
     """What the API reads from the video path (implemented by the composition root)."""
 
-    def status(self) -> list[dict[str, Any]]: ...
+    def status(self) -> list[CameraStatus]: ...
 
     def camera_scope(self, camera_id: str) -> tuple[str, str] | None: ...
 

@@ -3,16 +3,18 @@ its own cameras and their pictures (others answer 404, so their existence is not
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 
 from alarms.engine import IncidentNotFound
 from dashboard.auth import CurrentPrincipal, Principal
 from dashboard.schemas import RowId
 from dashboard.services import Services, VideoView
+from video.status import CameraStatus
 
 router = APIRouter(prefix="/api")
 
@@ -38,17 +40,22 @@ def _jpeg(video: VideoView, principal: Principal, camera_id: str, filename: str)
     return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})
 
 
-@router.get("/cameras")
-def get_cameras(svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
+class CameraList(BaseModel):
+    items: list[CameraStatus]
+    count: int
+
+
+@router.get("/cameras", response_model=CameraList)
+def get_cameras(svc: Svc, principal: CurrentPrincipal) -> CameraList:
     """Every camera the caller may see, with stream health (URLs redacted)."""
     if svc.video is None:
-        return {"items": [], "count": 0}
+        return CameraList(items=[], count=0)
     items = [
         c
         for c in svc.video.status()
-        if c["street_id"] and principal.scope.allows(c["street_id"], c["grid_id"])
+        if c.street_id and principal.scope.allows(c.street_id, c.grid_id)
     ]
-    return {"items": items, "count": len(items)}
+    return CameraList(items=items, count=len(items))
 
 
 @router.get("/snapshots/{camera_id}/{filename}")

@@ -26,6 +26,7 @@ import numpy as np
 
 from ingest import errors
 from ingest.backoff import Backoff
+from ingest.config import StreamConfig
 from ingest.decode import DEFAULT_BACKEND, OpenOptions, VideoInput, log_lines, open_input
 from ingest.errors import StreamError, classify
 from ingest.handoff import LatestFrame
@@ -80,6 +81,11 @@ class CameraSpec:
             raise ValueError(f"camera {self.id}: transport must be tcp or udp")
         if min(self.max_frame_age_s, self.stall_s, self.open_timeout_s, self.backoff_initial_s) <= 0:
             raise ValueError(f"camera {self.id}: ages, timeouts and backoff must be > 0")
+
+    @classmethod
+    def from_config(cls, camera_id: str, stream: StreamConfig) -> CameraSpec:
+        """The reader's spec from the configured stream part of a camera."""
+        return cls(camera_id, **stream.stream_fields())
 
     @property
     def safe_url(self) -> str:

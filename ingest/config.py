@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ingest.sources import source_kind
 
 
 class Strict(BaseModel):
@@ -54,3 +58,37 @@ class ButtonConfig(Strict):
 class PresenceConfig(Strict):
     heartbeat_timeout_s: float = Field(600.0, gt=0)
     check_every_s: float = Field(5.0, gt=0)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None:
+        source_kind(value)  # ValueError names the scheme, never the URL (it may hold a password)
+    return value
+
+
+class StreamConfig(Strict):
+    """The stream part of a camera: where its video comes from and how its reader behaves. The video
+    layer's camera config extends it, so ingest reads its own fields and nothing is copied."""
+
+    url: str = Field(min_length=1, repr=False, description="rtsp://, http(s):// MJPEG, file:// or a path")
+    detect_url: str | None = Field(None, repr=False, description="low-resolution sub-stream for detection")
+    main_keyframes_only: bool = Field(
+        True,
+        description="with detect_url: decode only the main stream's keyframes (cheap); false decodes every "
+        "frame, so snapshots show the full-resolution picture of the analysed moment",
+    )
+    transport: Literal["tcp", "udp"] = "tcp"
+    decoder: Literal["auto", "pyav", "opencv"] = "auto"
+    max_frame_age_s: float = Field(1.0, gt=0)
+    stall_s: float = Field(10.0, gt=0, description="no frame for this long restarts the reader")
+    open_timeout_s: float = Field(10.0, gt=0)
+    down_after_s: float = Field(30.0, ge=0, description="not online for this long raises video_loss")
+    up_after_s: float = Field(0.0, ge=0, description="online for this long clears video_loss")
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+
+    _url = field_validator("url", "detect_url")(_check_url)
+
+    def stream_fields(self) -> dict[str, Any]:
+        """This model's own fields (not a subclass's), as keyword arguments for the reader's spec."""
+        return {name: getattr(self, name) for name in StreamConfig.model_fields}

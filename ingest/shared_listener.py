@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from ingest.button_bus import ButtonMessage
+from ingest.button_message import ButtonMessage
 from ingest.button_payload import Reject, parse_message
 from ingest.config import MqttConfig
 from ingest.mqtt_client import LogOnce, configure_client

@@ -20,7 +20,6 @@ from alarms.metrics import AlarmMetrics
 from alarms.outbox import Routing
 from alarms.presence import PresenceMonitor
 from alarms.queries import Scope
-from alarms.snapshots import SnapshotStore
 from alarms.store import Store
 from dashboard.auth import Principal, TokenBook
 from dashboard.live import LiveHub, incident_events
@@ -32,7 +31,8 @@ from ingest.types import PanicSignal
 from sharpeyes.broker import EmbeddedBroker
 from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
 from sharpeyes.settings import Settings
-from sharpeyes.video import VideoPipeline
+from video.pipeline import VideoPipeline
+from video.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
 from dashboard.config import AuthConfig, HttpConfig, LiveVideoConfig
 from detectors.config import DetectorConfig
 from ingest.config import ButtonConfig, MqttConfig, PresenceConfig, Strict
-from sharpeyes.distributed.config import DistributedConfig
-from sharpeyes.video_config import CameraConfig, VideoConfig, video_problems
+from jetstream.config import DistributedConfig
 from sharpeyes.yaml_lines import Loc, line_of, load_with_lines
+from video.config import CameraConfig, VideoConfig, video_problems
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from alarms.snapshots import SnapshotStore
-from sharpeyes.distributed.camera_view import ShardedCameraView
+from jetstream.live_relay import LiveRelay
 from sharpeyes.distributed.delivery_role import QueuedDelivery
-from sharpeyes.distributed.live_relay import LiveRelay
 from sharpeyes.runtime import LocalRuntime
 from sharpeyes.settings import Settings
-from sharpeyes.video_config import CameraConfig
+from video.camera_view import ShardedCameraView
+from video.config import CameraConfig
+from video.snapshots import SnapshotStore
 
 
 class ApiRuntime(LocalRuntime):

@@ -17,18 +17,18 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from alarms.delivery import DeliveryWorker, Endpoint
-from alarms.delivery_queue import (
+from alarms.outbox import OutboxItem
+from ingest.mqtt_publisher import MqttPublisher
+from jetstream.config import DistributedConfig
+from jetstream.connection import connect
+from jetstream.delivery_queue import (
     DeliveryPublisher,
     DeliveryQueueConsumer,
     ensure_delivery_stream,
     publish_outbox,
 )
-from alarms.outbox import OutboxItem
-from ingest.mqtt_publisher import MqttPublisher
-from sharpeyes.distributed.config import DistributedConfig
+from jetstream.live_relay import LiveRelay
 from sharpeyes.distributed.engine_role import build_engine
-from sharpeyes.distributed.live_relay import LiveRelay
-from sharpeyes.distributed.nats_conn import connect
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 

@@ -17,16 +17,16 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
-from alarms.observation_bus import ensure_stream
-from alarms.observation_consumer import ObservationConsumer
 from alarms.outbox import Routing
 from alarms.store import Store
-from sharpeyes.distributed.live_relay import LiveRelay
-from sharpeyes.distributed.nats_conn import connect
+from jetstream.connection import connect
+from jetstream.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
+from jetstream.live_relay import LiveRelay
+from jetstream.observation_consumer import ObservationConsumer
+from jetstream.observations import ensure_stream
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 
@@ -108,8 +108,8 @@ async def _buttons(
     Only the status side of presence runs here; the silence check stays in the API's tick."""
     from alarms.devices import ensure_devices
     from alarms.presence import PresenceMonitor
-    from ingest.button_bus import ensure_button_stream
-    from sharpeyes.distributed.button_consumer import ButtonConsumer
+    from jetstream.button_consumer import ButtonConsumer
+    from jetstream.buttons import ensure_button_stream
 
     def register() -> None:  # presence needs the configured buttons' rows, whether or not an API ran yet
         with engine.store.write() as conn:

@@ -17,9 +17,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from ingest.button_bus import ButtonMessage, ensure_button_stream
+from ingest.button_message import ButtonMessage
 from ingest.shared_listener import SharedButtonListener
-from sharpeyes.distributed.nats_conn import connect
+from jetstream.buttons import ensure_button_stream
+from jetstream.connection import connect
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 

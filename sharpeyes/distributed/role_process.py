@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from sharpeyes.distributed.config import DistributedConfig
+from jetstream.config import DistributedConfig
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from alarms.grids import GridDirectory
-from alarms.snapshots import SnapshotStore
-from sharpeyes.distributed.bus_engine import BusEngine
+from jetstream.bus_engine import BusEngine
 from sharpeyes.distributed.shards import digest
 from sharpeyes.settings import Settings, expand_env, format_loc
-from sharpeyes.video import VideoPipeline
-from sharpeyes.video_config import CameraConfig
+from video.config import CameraConfig
+from video.pipeline import VideoPipeline
+from video.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,9 @@ class CameraShard:
         import ray
 
         cams = self.pipeline.status() if self.pipeline is not None else []
-        health = {c["id"]: {"state": c["state"], "analysed": c["analysed_frames"]} for c in cams}
+        health: dict[str, dict[str, Any]] = {
+            c.id: {"state": c.state, "analysed": c.analysed_frames} for c in cams
+        }
         for cam, why in self.camera_errors.items():
             health[cam] = {"state": "config_error", "analysed": 0, "error": why}
         return {

@@ -22,7 +22,7 @@ from sharpeyes.evaluation.metrics import count_errors, score_events
 from sharpeyes.evaluation.runner import BASE_TS, StageTimes, _groups, camera_for, run_clip
 from sharpeyes.evaluation.suite import LoadedSuite
 from sharpeyes.evaluation.switch_cv import SwitchSample, leave_one_out
-from sharpeyes.video_config import detector_configs
+from video.config import detector_configs
 
 
 def _commit() -> str:

@@ -1,6 +1,6 @@
 """Run the production pieces over a clip: rate limit and motion gate (``CameraState``), the named
 detectors (``build_detector``), ignore masks, zones and rules (``RuleGroup``), rule ticks — the same objects
-:class:`sharpeyes.video.VideoPipeline` wires, minus the threads, the database and the snapshots.
+:class:`video.pipeline.VideoPipeline` wires, minus the threads, the database and the snapshots.
 
 Time: rules see ``captured_at`` = a fixed base + the frame's time in the clip, so a run is reproducible
 at any speed. An alert's time adds the real processing delay from decode to observation. ``live`` pacing
@@ -27,8 +27,9 @@ from ingest.types import Frame
 from sharpeyes.evaluation.media import open_source
 from sharpeyes.evaluation.metrics import Alert, ClipOutcome, Window
 from sharpeyes.evaluation.suite import ClipCase, ClipLabels
-from sharpeyes.video_config import CameraConfig, VideoConfig, detector_for
-from sharpeyes.video_parts import CameraState, RuleGroup
+from video.camera_state import CameraState
+from video.config import CameraConfig, VideoConfig, detector_for
+from video.rule_group import RuleGroup
 
 BASE_TS = 1_700_000_000.0  # clip time 0 as wall time for the rules (any fixed value will do)
 GRID = "EVAL"

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from detectors.config import DetectorConfig
 from ingest.config import Strict
 from sharpeyes.settings import ConfigProblem, _interpolate
-from sharpeyes.video_config import VideoConfig
+from video.config import VideoConfig
 
 EventKind = Literal["fire", "smoke", "crowd", "gathering"]
 SYNTHETIC = "synthetic:"

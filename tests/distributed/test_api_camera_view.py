@@ -14,11 +14,11 @@ import yaml
 from fastapi.testclient import TestClient
 
 from alarms.engine import Trigger
-from alarms.snapshots import SnapshotStore
 from dashboard.app import create_app
 from sharpeyes.distributed.api_role import ApiRuntime
 from sharpeyes.distributed.roles import api_settings
 from sharpeyes.settings import parse_settings
+from video.snapshots import SnapshotStore
 
 JPEG = b"\xff\xd8\xff\xe0 evidence \xff\xd9"
 ENV = {"CAM_PW": "s3cret-pw", "T_S1": "tok-s1", "T_S2": "tok-s2"}

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 import yaml
 
-from ingest.button_bus import ButtonMessage
+from ingest.button_message import ButtonMessage
 from ingest.config import MqttConfig
 from ingest.mqtt_client import ButtonListener
 from ingest.types import PanicSignal, SignalKind

@@ -22,7 +22,7 @@ import httpx
 import nats
 import pytest
 
-from alarms.observation_bus import ObservationPublisher, ensure_stream
+from jetstream.observations import ObservationPublisher, ensure_stream
 from tests.distributed.test_observation_bus import STREAM, fire
 from tests.support.mosquitto import Mosquitto
 from tests.support.nats_server import NatsServer
@@ -187,7 +187,7 @@ def test_two_api_processes_show_and_push_the_same_incidents(
 def test_live_subject_may_not_overlap_the_observation_stream() -> None:
     from pydantic import ValidationError
 
-    from sharpeyes.distributed.config import DistributedConfig
+    from jetstream.config import DistributedConfig
 
     assert DistributedConfig().live_subject == "sharpeyes.live.incidents"
     for bad in ("sharpeyes.obs", "sharpeyes.obs.live", "live.>", "a..b"):

@@ -11,8 +11,8 @@ import asyncio
 from pathlib import Path
 
 from dashboard.live import LiveHub
-from sharpeyes.distributed.config import DistributedConfig
-from sharpeyes.distributed.live_relay import LiveRelay
+from jetstream.config import DistributedConfig
+from jetstream.live_relay import LiveRelay
 from tests.support.nats_server import NatsServer
 
 

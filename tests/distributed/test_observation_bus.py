@@ -17,9 +17,9 @@ import yaml
 from alarms.config import GridConfig, StorageConfig
 from alarms.engine import Trigger
 from alarms.grids import Placement
-from alarms.observation_bus import BusMessage, ObservationPublisher, ensure_stream
 from alarms.rules import event_id
-from sharpeyes.distributed.config import DistributedConfig
+from jetstream.config import DistributedConfig
+from jetstream.observations import BusMessage, ObservationPublisher, ensure_stream
 from sharpeyes.distributed.engine_role import run_engine
 from sharpeyes.settings import Settings
 from tests.distributed.conftest import incident_rows

@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 
 from alarms.engine import Trigger
 from alarms.grids import Placement
-from alarms.observation_bus import BusMessage
-from sharpeyes.distributed.bus_engine import BusEngine
-from sharpeyes.distributed.config import DistributedConfig
-from sharpeyes.distributed.spool import ObservationSpool, SpoolMetrics
+from jetstream.bus_engine import BusEngine
+from jetstream.config import DistributedConfig
+from jetstream.observations import BusMessage
+from jetstream.spool import ObservationSpool, SpoolMetrics
 from tests.support.nats_server import NatsServer
 
 pytestmark = [pytest.mark.timeout(120)]

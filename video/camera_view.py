@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from alarms.grids import GridDirectory
-from alarms.snapshots import SnapshotStore
-from ingest.redact import redact_url
 from ingest.types import Frame
-from sharpeyes.video_config import CameraConfig
+from video.config import CameraConfig
+from video.snapshots import SnapshotStore
+from video.status import CameraStatus, camera_status
 
 
 class ShardedCameraView:
@@ -41,24 +41,9 @@ class ShardedCameraView:
     def latest_detections(self, camera_id: str) -> dict[str, Any] | None:
         return None
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[CameraStatus]:
         """Credential-free, like the local pipeline's; `state` says where the camera is analysed."""
         return [
-            {
-                "id": cfg.id,
-                "name": cfg.name,
-                "grid_id": cfg.grid,
-                "community_id": self._grids[cfg.id].community_id,
-                "street_id": self._grids[cfg.id].street_id,
-                "enabled": cfg.enabled,
-                "url": redact_url(cfg.url),
-                "detect_url": redact_url(cfg.detect_url) if cfg.detect_url else None,
-                "state": "on_shard" if cfg.enabled else "disabled",
-                "video_loss": False,
-                "analysed_frames": 0,
-                "detectors": {},
-                "rules": [r.kind for r in cfg.rules],
-                "streams": [],
-            }
+            camera_status(cfg, self._grids[cfg.id], state="on_shard" if cfg.enabled else "disabled")
             for cfg in self.configs
         ]

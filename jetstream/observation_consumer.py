@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from alarms.observation_bus import SUBJECT_ROOT, BusMessage
-from ingest import jetstream
+from jetstream import streams as jetstream
+from jetstream.observations import SUBJECT_ROOT, BusMessage
 
 log = logging.getLogger(__name__)
 

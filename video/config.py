@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from alarms.rules.config import CrowdRuleConfig, RuleConfig
 from detectors.config import (
@@ -24,8 +24,7 @@ from detectors.config import (
     OnnxConfig,
     ZoneConfig,
 )
-from ingest.config import Location, Strict
-from ingest.sources import source_kind
+from ingest.config import Location, StreamConfig, Strict
 
 RuleKind = Literal["fire", "smoke", "crowd", "gathering"]
 Loc = tuple[str | int, ...]
@@ -48,26 +47,13 @@ def builtin_detectors(env: Mapping[str, str]) -> dict[str, DetectorConfig]:
     }
 
 
-def _check_url(value: str | None) -> str | None:
-    if value is not None:
-        source_kind(value)  # ValueError names the scheme, never the URL (it may hold a password)
-    return value
-
-
-class CameraConfig(Strict):
-    """One camera. ``url`` may carry a password through ``${VAR}``; it is never logged or shown unredacted."""
+class CameraConfig(StreamConfig):
+    """One camera: its stream (owned by ingest), its place and its rules. ``url`` may carry a password
+    through ``${VAR}``; it is never logged or shown unredacted."""
 
     id: str = Field(min_length=1, max_length=64, pattern=_NAME)
     name: str = ""
-    url: str = Field(min_length=1, repr=False, description="rtsp://, http(s):// MJPEG, file:// or a path")
-    detect_url: str | None = Field(None, repr=False, description="low-resolution sub-stream for detection")
-    main_keyframes_only: bool = Field(
-        True,
-        description="with detect_url: decode only the main stream's keyframes (cheap); false decodes every "
-        "frame, so snapshots show the full-resolution picture of the analysed moment",
-    )
     grid: str
-    transport: Literal["tcp", "udp"] = "tcp"
     location: Location | None = None
     enabled: bool = True
     detector: str | None = Field(None, description="one named detector for all rules of this camera")
@@ -76,16 +62,6 @@ class CameraConfig(Strict):
     zones: list[ZoneConfig] = Field(default_factory=list)
     ignore: IgnoreConfig = IgnoreConfig()
     motion: MotionGateConfig | None = Field(None, description="overrides video.motion for this camera")
-    decoder: Literal["auto", "pyav", "opencv"] = "auto"
-    max_frame_age_s: float = Field(1.0, gt=0)
-    stall_s: float = Field(10.0, gt=0, description="no frame for this long restarts the reader")
-    open_timeout_s: float = Field(10.0, gt=0)
-    down_after_s: float = Field(30.0, ge=0, description="not online for this long raises video_loss")
-    up_after_s: float = Field(0.0, ge=0, description="online for this long clears video_loss")
-    backoff_initial_s: float = Field(0.5, gt=0)
-    backoff_max_s: float = Field(30.0, gt=0)
-
-    _url = field_validator("url", "detect_url")(_check_url)
 
 
 class VideoConfig(Strict):

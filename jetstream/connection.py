@@ -6,7 +6,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sharpeyes.distributed.config import DistributedConfig
+from jetstream.config import DistributedConfig
 
 
 async def connect(

@@ -23,11 +23,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from alarms.engine import IncidentEngine, Trigger
 from alarms.grids import GridDirectory, Placement
 from alarms.observations import Observation, ObservationLevel
-from alarms.snapshots import SnapshotStore
-from detectors.annotate import annotate, encode_jpeg
+from alarms.triggers import ConditionSink
 from detectors.base import build_detector
 from detectors.batcher_pool import BatcherPool
 from detectors.motion import MotionGate
@@ -35,10 +33,15 @@ from detectors.types import DetectionResult
 from ingest.camera import CameraSpec
 from ingest.health import VideoLossEvent
 from ingest.manager import CameraManager
-from ingest.redact import redact_url
 from ingest.types import Frame, StreamHealth, StreamState
-from sharpeyes.video_config import CameraConfig, VideoConfig, detector_configs, detector_for
-from sharpeyes.video_parts import CameraState, RuleGroup, VideoMetrics, evidence_picture
+from video.camera_state import CameraState
+from video.config import CameraConfig, VideoConfig, detector_configs, detector_for
+from video.evidence import detections_view, snapshot_jpeg
+from video.metrics import VideoMetrics
+from video.rule_group import RuleGroup
+from video.snapshots import SnapshotStore
+from video.status import CameraStatus, DetectorStatus, camera_status
+from video.triggers import cleared_trigger, observation_trigger, video_loss_trigger
 
 log = logging.getLogger(__name__)
 
@@ -55,35 +58,6 @@ class _Seen:
     group: RuleGroup
 
 
-def camera_spec(cam: CameraConfig) -> CameraSpec:
-    return CameraSpec(
-        cam.id,
-        cam.url,
-        detect_url=cam.detect_url,
-        main_keyframes_only=cam.main_keyframes_only,
-        transport=cam.transport,
-        decoder=cam.decoder,
-        max_frame_age_s=cam.max_frame_age_s,
-        stall_s=cam.stall_s,
-        open_timeout_s=cam.open_timeout_s,
-        down_after_s=cam.down_after_s,
-        up_after_s=cam.up_after_s,
-        backoff_initial_s=cam.backoff_initial_s,
-        backoff_max_s=cam.backoff_max_s,
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    """Evidence goes into a JSON column: numpy scalars and tuples become plain values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()
-    return value
-
-
 class VideoPipeline:
     """Owns the camera manager, one batcher per detector in use, and the ``video-alarms`` thread."""
 
@@ -93,7 +67,7 @@ class VideoPipeline:
         declared_detectors: Mapping[str, Any],
         video: VideoConfig,
         *,
-        engine: IncidentEngine,
+        engine: ConditionSink,
         directory: GridDirectory,
         snapshots: SnapshotStore,
         registry: CollectorRegistry,
@@ -114,7 +88,7 @@ class VideoPipeline:
             if cam.enabled:
                 self.cameras[cam.id] = self._camera_state(cam, directory)
         self.manager = CameraManager(
-            [camera_spec(c) for c in cameras if c.enabled],
+            [CameraSpec.from_config(c.id, c) for c in cameras if c.enabled],
             registry=registry,
             on_state_change=self._on_state,
             on_video_loss=lambda event: self._queue.put(event),
@@ -305,68 +279,22 @@ class VideoPipeline:
             obs.count,
             obs.confidence,
         )
+        placement = seen.group.placement
         if obs.level is ObservationLevel.CLEARED:
-            # On the open incident's timeline only: fire is latched, crowd and smoke are closed by operators.
-            cleared = {"cleared_at": obs.ts, "cleared_rule": obs.rule, "cleared_count": obs.count}
-            trigger = Trigger(
-                category=obs.kind,
-                source_kind="camera",
-                source_id=cam_id,
-                placement=seen.group.placement,
-                ts=obs.ts,
-                note=_note(obs),
-                evidence=_jsonable(cleared),
-                event_id=obs.event_id,
-            )
-            self._engine_call(self.engine.observe_condition, trigger, cleared=True)
+            self._engine_call(self.engine.observe_condition, cleared_trigger(obs, placement), cleared=True)
             return
-        evidence: dict[str, Any] = {
-            **obs.evidence,
-            "rule": obs.rule,
-            "level": obs.level.value,
-            "count": obs.count,
-            "confidence": obs.confidence,
-            "camera_id": cam_id,
-        }
-        if seen.result is not None:
-            evidence["detector"] = seen.result.model
-            name = self._snapshot(seen)
-            if name is not None:
-                evidence["snapshot"] = name
-                evidence[f"snapshot_{obs.level.value}"] = name
-        trigger = Trigger(
-            category=obs.kind,
-            source_kind="camera",
-            source_id=cam_id,
-            placement=seen.group.placement,
-            ts=obs.ts,
-            note=_note(obs),
-            evidence=_jsonable(evidence),
-            source_ts=seen.result.frame.captured_at if seen.result is not None else None,
-            certainty="Observed" if obs.level is ObservationLevel.CONFIRMED else "Likely",
-            event_id=obs.event_id,
-        )
+        snapshot = self._snapshot(seen.group.camera, obs, seen.result) if seen.result is not None else None
+        trigger = observation_trigger(obs, placement, seen.result, snapshot)
         if self._engine_call(self.engine.observe_condition, trigger):
             self.metrics.observation_to_incident.labels(obs.kind).observe(max(0.0, time.time() - obs.ts))
 
-    def _snapshot(self, seen: _Seen) -> str | None:
-        assert seen.result is not None
-        group, obs = seen.group, seen.obs
-        cam = group.camera
+    def _snapshot(self, cam: CameraConfig, obs: Observation, result: DetectionResult) -> str | None:
         try:
             main = self.manager.latest(cam.id, stream="main") if cam.detect_url else None
-            pic = evidence_picture(seen.result, main)
-            image = annotate(
-                pic.image,
-                pic.detections,
-                zones=[(z.name, pic.points(z.polygon)) for z in cam.zones],
-                ignore=[pic.points(p) for p in cam.ignore.polygons],
-                caption=f"{cam.id} {obs.kind} {obs.level.value} "
-                + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pic.captured_at)),
-                max_width=self.video.snapshot_max_width,
+            jpeg, captured_at = snapshot_jpeg(
+                result, main, cam, f"{cam.id} {obs.kind} {obs.level.value}", self.video
             )
-            jpeg = encode_jpeg(image, self.video.snapshot_quality)
-            return self.snapshots.save(cam.id, pic.captured_at, obs.kind, obs.level.value, jpeg)
+            return self.snapshots.save(cam.id, captured_at, obs.kind, obs.level.value, jpeg)
         except Exception:  # no picture is bad; no incident would be worse
             self.metrics.errors.labels("snapshot").inc()
             log.exception("camera %s: snapshot for %s failed", cam.id, obs.event_id)
@@ -376,24 +304,13 @@ class VideoPipeline:
         cam = self.cameras.get(event.camera_id)
         if cam is None:
             return
-        since_wall = time.time() - (time.monotonic() - event.since)
+        cam.video_lost = event.down
         if event.down:
-            cam.video_lost = True
-            trigger = Trigger(
-                category="video_loss",
-                source_kind="camera",
-                source_id=cam.config.id,
-                placement=cam.placement,
-                ts=time.time(),
-                note=f"no video since {time.strftime('%H:%M:%S', time.localtime(since_wall))}: "
-                f"{event.error or 'no frames'}",
-                evidence={"error": event.error, "since": since_wall, "url": redact_url(cam.config.url)},
-                source_ts=since_wall,
-                event_id=f"cam:{cam.config.id}:video_loss:{round(since_wall * 1000)}",
+            trigger = video_loss_trigger(
+                cam.config.id, cam.config.url, cam.placement, event, time.time(), time.monotonic()
             )
             self._engine_call(self.engine.raise_condition, trigger)
         else:
-            cam.video_lost = False
             self._engine_call(self.engine.clear_condition, "video_loss", cam.config.id, "video back")
 
     def _engine_call(self, fn: Any, *args: Any, **kwargs: Any) -> bool:
@@ -432,79 +349,29 @@ class VideoPipeline:
     def latest_detections(self, camera_id: str) -> dict[str, Any] | None:
         """The newest detector boxes of a camera, in frame pixels (the page draws them over the video)."""
         result = self._latest_results.get(camera_id)
-        if result is None:
-            return None
-        det, image = result.detections, result.frame.image
-        return {
-            "camera_id": camera_id,
-            "frame_size": [int(image.shape[1]), int(image.shape[0])],
-            "captured_at": result.frame.captured_at,
-            "model": result.model,
-            "boxes": [
-                {
-                    "xyxy": [round(float(v), 1) for v in det.xyxy[i]],
-                    "label": det.name_of(int(det.class_ids[i])),
-                    "score": round(float(det.scores[i]), 3),
-                }
-                for i in range(len(det))
-            ],
-        }
+        return None if result is None else detections_view(camera_id, result)
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[CameraStatus]:
         """Every configured camera with its stream health; credential-free."""
         health: dict[str, list[StreamHealth]] = {}
         for h in self.manager.health(all_streams=True):
             health.setdefault(h.camera_id, []).append(h)
-        out = []
+        rows = []
         for cfg in self.configs:
             state = self.cameras.get(cfg.id)
-            streams = health.get(cfg.id, [])
-            primary = next((h for h in streams if h.stream == ("detect" if cfg.detect_url else "main")), None)
             groups = state.groups if state else {}
-            out.append(
-                {
-                    "id": cfg.id,
-                    "name": cfg.name,
-                    "grid_id": cfg.grid,
-                    "community_id": self._grids[cfg.id].community_id,
-                    "street_id": self._grids[cfg.id].street_id,
-                    "enabled": cfg.enabled,
-                    "url": redact_url(cfg.url),
-                    "detect_url": redact_url(cfg.detect_url) if cfg.detect_url else None,
-                    **(_health_out(primary) if primary else {"state": "disabled"}),
-                    "video_loss": bool(state and state.video_lost),
-                    "analysed_frames": state.analysed if state else 0,
-                    "detectors": {
-                        name: {"running": name in self._batchers, "error": self.detector_errors.get(name)}
-                        for name in groups
-                    },
-                    "rules": [r.rule_id for g in groups.values() for r in g.configs],
-                    "streams": [_health_out(h) for h in streams] if cfg.detect_url else [],
-                }
+            detectors = {
+                name: DetectorStatus(running=name in self._batchers, error=self.detector_errors.get(name))
+                for name in groups
+            }
+            rows.append(
+                camera_status(
+                    cfg,
+                    self._grids[cfg.id],
+                    streams=health.get(cfg.id, []),
+                    video_loss=bool(state and state.video_lost),
+                    analysed_frames=state.analysed if state else 0,
+                    detectors=detectors,
+                )
             )
-        return out
-
-
-def _health_out(h: StreamHealth) -> dict[str, Any]:
-    return {
-        "stream": h.stream,
-        "state": h.state.value,
-        "fps_in": h.fps,
-        "fps_out": h.fps_out,
-        "last_frame_age_s": None if h.last_frame_age is None else round(h.last_frame_age, 3),
-        "frames": h.frames,
-        "dropped": h.dropped,
-        "reconnects": h.reconnects,
-        "decode_errors": h.decode_errors,
-        "error": h.error,
-        "last_error": h.last_error,
-    }
-
-
-def _note(obs: Observation) -> str:
-    parts = [f"{obs.kind} {obs.level.value}", f"rule {obs.rule}"]
-    if obs.count is not None:
-        parts.append(f"count {obs.count:g}")
-    if obs.confidence is not None:
-        parts.append(f"confidence {obs.confidence:.2f}")
-    return ", ".join(parts)
+        return rows

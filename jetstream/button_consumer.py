@@ -13,8 +13,8 @@ from typing import Any
 
 from alarms.engine import IncidentEngine
 from alarms.presence import PresenceMonitor
-from ingest import jetstream
-from ingest.button_bus import BUTTON_SUBJECT_ROOT, ButtonMessage
+from ingest.button_message import BUTTON_SUBJECT_ROOT, ButtonMessage
+from jetstream import streams as jetstream
 
 log = logging.getLogger(__name__)
 

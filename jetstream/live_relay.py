@@ -26,8 +26,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from alarms.engine import Change
 from dashboard.live import LiveHub, incident_events
-from sharpeyes.distributed.config import DistributedConfig
-from sharpeyes.distributed.nats_conn import connect
+from jetstream.config import DistributedConfig
+from jetstream.connection import connect
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,17 @@ from alarms.grids import GridDirectory, Placement
 from alarms.metrics import AlarmMetrics
 from alarms.outbox import Routing
 from alarms.schema import incidents
-from alarms.snapshots import SnapshotStore
 from alarms.store import Store
 from detectors.annotate import annotate, encode_jpeg
 from detectors.types import DetectionResult, Detections
 from ingest import errors
 from ingest.types import Frame
-from sharpeyes.video import VideoPipeline
-from sharpeyes.video_config import CameraConfig, VideoConfig
-from sharpeyes.video_parts import CameraState, RuleGroup
 from tests.support.rtsp import wait_for
+from video.camera_state import CameraState
+from video.config import CameraConfig, VideoConfig
+from video.pipeline import VideoPipeline
+from video.rule_group import RuleGroup
+from video.snapshots import SnapshotStore
 
 PIPELINE_THREADS = ("cam-", "batcher-", "video-alarms")
 
@@ -93,8 +94,8 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(
         batchers = [t.name for t in threading.enumerate() if t.name.startswith("batcher-")]
         assert len(batchers) == workers, batchers  # the broken detector has none
         assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 15, 0.1)
-        assert wait_for(lambda: video.status()[2]["last_error"] is not None, 5)  # JUNK
-        status = {c["id"]: c for c in video.status()}
+        assert wait_for(lambda: video.status()[2].last_error is not None, 5)  # JUNK
+        status = {c.id: c.model_dump() for c in video.status()}
     finally:
         started = time.monotonic()
         video.stop()
@@ -236,7 +237,7 @@ def test_snapshot_of_a_camera_with_a_detect_stream_is_drawn_on_the_main_stream(
 
 
 def test_evidence_picture_scales_boxes_onto_the_main_frame_of_the_same_moment() -> None:
-    from sharpeyes.video_parts import evidence_picture
+    from video.evidence import evidence_picture
 
     small = Frame("C", 1, 1000.0, 0, np.zeros((180, 320, 3), np.uint8))
     big = Frame("C", 9, 1000.2, 0, np.zeros((720, 1280, 3), np.uint8))
@@ -257,7 +258,7 @@ def test_observations_confirm_and_clear_the_cameras_incident(tmp_path: Path) -> 
     """Suspected opens (Likely), confirmed raises the certainty (Observed), cleared goes on the timeline."""
     from alarms.observations import Observation, ObservationLevel
     from alarms.schema import timeline
-    from sharpeyes.video import _Seen
+    from video.pipeline import _Seen
 
     engine, directory = _engine(tmp_path / "se.db")
     cam = CameraConfig(id="C", url="/a.mp4", grid="G-001", rules=[{"kind": "smoke"}])  # type: ignore[list-item]
@@ -294,7 +295,7 @@ def test_hung_detector_is_replaced_and_detection_resumes(
 ) -> None:
     """A model call that never returns: past detector_hang_s the pipeline builds a fresh detector, the fire
     still becomes an incident, health says what happened, and the hung thread ends once released."""
-    import sharpeyes.video as video_module
+    import video.pipeline as video_module
 
     real_build = video_module.build_detector
     release = threading.Event()
@@ -341,7 +342,7 @@ def test_hung_detector_is_replaced_and_detection_resumes(
     video.start()
     try:
         assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 20, 0.1)
-        status = video.status()[0]["detectors"]["fire"]
+        status = video.status()[0].detectors["fire"].model_dump()
     finally:
         release.set()
         video.stop()

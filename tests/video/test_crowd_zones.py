@@ -12,8 +12,8 @@ from detectors.crowd_fusion import FusionSwitch
 from detectors.types import DetectionResult, Detections
 from ingest.types import Frame
 from sharpeyes.settings import ConfigError, parse_settings
-from sharpeyes.video_config import CameraConfig
-from sharpeyes.video_parts import RuleGroup
+from video.config import CameraConfig
+from video.rule_group import RuleGroup
 
 W, H = 400, 100  # left half: zone "plaza", right half: zone "stop", ~20,000 px = 0.02 Mpx each
 SWITCH = FusionSwitch(dense_per_mpx=250, sparse_per_mpx=150, hold_s=0)

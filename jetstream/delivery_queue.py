@@ -25,9 +25,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from alarms.delivery import DeliveryWorker, Outcome
-from alarms.observation_bus import token
 from alarms.outbox import OutboxItem
-from ingest import jetstream
+from jetstream import streams as jetstream
+from jetstream.observations import token
 
 log = logging.getLogger(__name__)
 

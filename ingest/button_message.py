@@ -1,4 +1,4 @@
-"""Button messages on NATS JetStream: what `--role ingest` hands the engines, and the stream that keeps it.
+"""Button messages as `--role ingest` hands them to the engines (the stream is in ``jetstream.buttons``).
 
 A stream of its own (`SHARPEYES_BUTTONS`, subjects `sharpeyes.buttons.>`), not the observation stream: the
 engines pull it with a consumer of its own, so a backlog of camera observations in a storm never queues ahead
@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ingest import jetstream
 from ingest.types import PanicSignal, SignalKind
 
 BUTTON_SUBJECT_ROOT = "sharpeyes.buttons"
@@ -95,17 +94,3 @@ class ButtonMessage:
             return cls("reject", button_id, ts, topic=str(doc["topic"]), reason=str(doc["reason"]))
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"bad button message: {exc}") from exc
-
-
-async def ensure_button_stream(
-    js: Any, name: str, replicas: int = 1, duplicate_window_s: float = 600.0
-) -> None:
-    """Kept 30 days for audit; the engines' durable consumer tracks progress."""
-    await jetstream.ensure_stream(
-        js,
-        name,
-        BUTTON_SUBJECT_ROOT,
-        replicas=replicas,
-        duplicate_window_s=duplicate_window_s,
-        max_age_s=30 * 86400,
-    )

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from alarms.observation_bus import SUBJECT_ROOT
-from ingest.button_bus import BUTTON_SUBJECT_ROOT
+from ingest.button_message import BUTTON_SUBJECT_ROOT
 from ingest.config import Strict
+from jetstream.observations import SUBJECT_ROOT
 
 
 class IngestRoleConfig(Strict):
@@ -29,7 +29,7 @@ class IngestRoleConfig(Strict):
 
 
 class DeliveryRoleConfig(Strict):
-    """`--role delivery`: webhooks and MQTT notices from a JetStream work queue (alarms/delivery_queue.py)."""
+    """`--role delivery`: webhooks and MQTT notices from a JetStream work queue (jetstream.delivery_queue)."""
 
     via: Literal["queue", "api"] = Field(
         "queue",

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from alarms.engine import Trigger
 from alarms.grids import Placement
-from ingest import jetstream
+from jetstream import streams as jetstream
 
 SUBJECT_ROOT = "sharpeyes.obs"
 Op = Literal["observe", "raise", "clear"]

@@ -7,7 +7,7 @@ import pytest
 
 from detectors.config import ClassicalFireConfig, OnnxConfig
 from sharpeyes.settings import ConfigError, parse_settings
-from sharpeyes.video_config import detector_configs, detector_for
+from video.config import detector_configs, detector_for
 
 HEAD = """\
 grids:

@@ -21,10 +21,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from alarms.engine import Trigger
-from alarms.observation_bus import BusMessage, ObservationPublisher, ensure_stream
-from sharpeyes.distributed.config import DistributedConfig
-from sharpeyes.distributed.nats_conn import connect
-from sharpeyes.distributed.spool import ObservationSpool, SpoolMetrics
+from jetstream.config import DistributedConfig
+from jetstream.connection import connect
+from jetstream.observations import BusMessage, ObservationPublisher, ensure_stream
+from jetstream.spool import ObservationSpool, SpoolMetrics
 
 log = logging.getLogger(__name__)
 

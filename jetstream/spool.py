@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from alarms.observation_bus import BusMessage
+from jetstream.observations import BusMessage
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,80 @@
+"""A camera's rules served by one detector: zones, ignore masks and crowd-fusion modes, then the rules."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from alarms.grids import Placement
+from alarms.observations import Observation
+from alarms.rules import CameraRules
+from alarms.rules.config import RuleConfig
+from detectors.crowd_fusion import CrowdModes
+from detectors.types import DetectionResult
+from detectors.zones import IgnoreMask, PolygonZone
+from video.config import CameraConfig
+
+
+class RuleGroup:
+    """One camera's rules served by one detector. Zones need the frame size, so the rules are built on
+    the first result (and rebuilt if the camera's resolution changes). Fed by the detector's batcher
+    thread and by the tick; the lock keeps the two apart."""
+
+    def __init__(self, camera: CameraConfig, placement: Placement, detector: str, rules: list[RuleConfig]):
+        self.camera = camera
+        self.placement = placement
+        self.detector = detector
+        self.configs = rules
+        self.lock = threading.Lock()
+        self.frame_wh: tuple[int, int] | None = None
+        self.zones: dict[str, PolygonZone] = {}
+        self.ignore: IgnoreMask | None = None
+        self.rules: CameraRules | None = None
+        self.crowd_modes = CrowdModes()
+
+    def _build(self, frame_wh: tuple[int, int]) -> None:
+        cam = self.camera
+        self.zones = {
+            z.name: PolygonZone(z.polygon, frame_wh, area_m2=z.area_m2, name=z.name) for z in cam.zones
+        }
+        self.ignore = IgnoreMask(cam.ignore.polygons, frame_wh) if cam.ignore.polygons else None
+        self.rules = CameraRules(cam.id, cam.grid, self.configs, self.zones)
+        self.crowd_modes = CrowdModes()
+        self.frame_wh = frame_wh
+
+    def feed(self, result: DetectionResult) -> tuple[DetectionResult, list[Observation]]:
+        """Ignore masks, density zone counts and crowd-fusion modes applied, then the rules; returns what
+        they saw."""
+        height, width = result.frame.image.shape[:2]
+        with self.lock:
+            if self.frame_wh != (width, height):
+                self._build((width, height))
+            assert self.rules is not None
+            if self.ignore is not None and len(result.detections):
+                result = _with(result, detections=self.ignore.apply(result.detections))
+            density = result.extra.get("density")
+            if isinstance(density, np.ndarray) and self.zones:
+                counts = {name: z.count_in_density(density) for name, z in self.zones.items()}
+                result = _with(result, extra={**result.extra, "zone_counts": counts})
+            fused = self.crowd_modes.update(result, self.zones)
+            if fused is not None:  # crowd fusion: boxes or density per zone, with hysteresis
+                modes, per_mpx = fused
+                result = _with(result, extra={**result.extra, "crowd_modes": modes, "crowd_per_mpx": per_mpx})
+            return result, self.rules.feed(result, result.frame.captured_at)
+
+    def tick(self, now: float) -> list[Observation]:
+        """Time passes without a frame: lets a smoke episode end while the camera is down or still."""
+        with self.lock:
+            return [] if self.rules is None else self.rules.feed(None, now)
+
+
+def _with(result: DetectionResult, **changes: Any) -> DetectionResult:
+    return DetectionResult(
+        changes.get("frame", result.frame),
+        changes.get("detections", result.detections),
+        result.model,
+        result.inference_ms,
+        changes.get("extra", result.extra),
+    )
