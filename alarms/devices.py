@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from alarms.grids import Placement
-from alarms.schema import devices
+from alarms.storage.schema import devices
 from ingest.types import PanicSignal, SignalKind
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from alarms.categories import CONFIRMED, SYSTEM_CATEGORIES, category, certainty_rank
 from alarms.config import SlaConfig
-from alarms.delivery import mark_delivered_sql
+from alarms.delivery.outbox import OutboxItem, Routing
+from alarms.delivery.worker import mark_delivered_sql
 from alarms.devices import touch_devices
 from alarms.grids import GridDirectory
 from alarms.incidents import Incident
@@ -28,11 +29,10 @@ from alarms.lifecycle import (
     next_state,
 )
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import OutboxItem, Routing
-from alarms.schema import incidents, seen_events
-from alarms.store import StorageError
+from alarms.storage.schema import incidents, seen_events
+from alarms.storage.store import StorageError
+from alarms.storage.unit_of_work import StaleIncident, UnitOfWork
 from alarms.triggers import Trigger
-from alarms.unit_of_work import StaleIncident, UnitOfWork
 from ingest.types import PanicSignal, SignalKind
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from alarms.devices import mark_silent, record_unknown, set_presence
 from alarms.engine import Change, IncidentEngine, Trigger
-from alarms.schema import devices
+from alarms.storage.schema import devices
 
 log = logging.getLogger(__name__)
 

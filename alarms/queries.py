@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, or_, select, update
 
 from alarms.incidents import Incident
 from alarms.lifecycle import ACTIVE_STATES
-from alarms.schema import incidents, outbox, timeline
+from alarms.storage.schema import incidents, outbox, timeline
 
 
 @dataclass(frozen=True, slots=True)

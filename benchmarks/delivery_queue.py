@@ -100,7 +100,7 @@ async def run(pg: str, nats_url: str, rate: float, seconds: float, tmp: Path) ->
     import nats
     from prometheus_client import CollectorRegistry
 
-    from alarms.delivery import DeliveryWorker, Endpoint
+    from alarms.delivery.worker import DeliveryWorker, Endpoint
     from jetstream.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
     from sharpeyes.distributed.engine_role import build_engine
     from sharpeyes.receiver import DispatchReceiver

@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alarms.store import Store  # noqa: E402
+from alarms.storage.store import Store  # noqa: E402
 from dashboard.users import UserStore  # noqa: E402
 from sharpeyes.receiver import DispatchReceiver  # noqa: E402
 from tests.support.browser import launch, sign_in  # noqa: E402

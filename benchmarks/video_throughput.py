@@ -152,11 +152,11 @@ def run_ours(
     from prometheus_client import CollectorRegistry
 
     from alarms.config import GridConfig, SlaConfig
+    from alarms.delivery.outbox import Routing
     from alarms.engine import IncidentEngine
     from alarms.grids import GridDirectory
     from alarms.metrics import AlarmMetrics
-    from alarms.outbox import Routing
-    from alarms.store import Store
+    from alarms.storage.store import Store
     from detectors.config import OnnxConfig
     from video.config import CameraConfig, VideoConfig, builtin_detectors
     from video.pipeline import VideoPipeline

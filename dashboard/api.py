@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from alarms.delivery.outbox import OutboxItem
 from alarms.devices import list_devices
 from alarms.engine import BadRequest, IncidentNotFound
 from alarms.kpis import kpis
 from alarms.lifecycle import TRANSITIONS, InvalidTransition
-from alarms.outbox import OutboxItem
 from alarms.queries import (
     IncidentFilter,
     delivery_place,

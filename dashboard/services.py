@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery import DeliveryWorker
+from alarms.delivery.worker import DeliveryWorker
 from alarms.engine import IncidentEngine
-from alarms.store import Store
+from alarms.storage.store import Store
 from dashboard.auth import TokenBook
 from dashboard.config import AuthConfig, LiveVideoConfig
 from dashboard.live import LiveHub

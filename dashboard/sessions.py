@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 from sqlalchemy import delete, insert, select, update
 
-from alarms.schema import sessions, users
-from alarms.store import Store
+from alarms.storage.schema import sessions, users
+from alarms.storage.store import Store
 from dashboard.config import SessionConfig
 from dashboard.users import User
 

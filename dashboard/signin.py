@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from alarms.store import Store
+from alarms.storage.store import Store
 from dashboard.auth import CurrentPrincipal, Principal
 from dashboard.config import SessionConfig
 from dashboard.ratelimit import RateLimiter

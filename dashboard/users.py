@@ -14,8 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
 
 from alarms.queries import Scope
-from alarms.schema import sessions, users
-from alarms.store import Store
+from alarms.storage.schema import sessions, users
+from alarms.storage.store import Store
 from dashboard.auth import ROLE_RANK, Principal
 
 MIN_PASSWORD_LENGTH = 10

@@ -24,8 +24,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from alarms.delivery import DeliveryWorker, Outcome
-from alarms.outbox import OutboxItem
+from alarms.delivery.outbox import OutboxItem
+from alarms.delivery.worker import DeliveryWorker, Outcome
 from jetstream import streams as jetstream
 from jetstream.observations import token
 

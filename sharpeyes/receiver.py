@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from alarms.signing import secret_key, verify
+from alarms.delivery.signing import secret_key, verify
 
 log = logging.getLogger(__name__)
 

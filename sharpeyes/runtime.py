@@ -12,15 +12,15 @@ from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery import DeliveryWorker, Endpoint
+from alarms.delivery.outbox import Routing
+from alarms.delivery.worker import DeliveryWorker, Endpoint
 from alarms.devices import ensure_devices
 from alarms.engine import Change, IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import Routing
 from alarms.presence import PresenceMonitor
 from alarms.queries import Scope
-from alarms.store import Store
+from alarms.storage.store import Store
 from dashboard.auth import Principal, TokenBook
 from dashboard.live import LiveHub, incident_events
 from dashboard.services import Services

@@ -62,7 +62,7 @@ def _when(ts: float | None) -> str:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    from alarms.store import Store
+    from alarms.storage.store import Store
     from dashboard.users import UserError, UserStore
     from sharpeyes.settings import ConfigError, SecretsNotNeeded, load_settings
 

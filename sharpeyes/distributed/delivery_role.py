@@ -2,7 +2,7 @@
 
 Engines and API processes write outbox rows and publish them to the queue (`QueuedDelivery`); one or more
 delivery processes pull them, send them with the same worker, retry policies and dead letter as the local
-runtime (`alarms/delivery.py`), record every outcome in the outbox and settle the message after that.
+runtime (`alarms/delivery/worker.py`), record every outcome in the outbox and settle the message after that.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery import DeliveryWorker, Endpoint
-from alarms.outbox import OutboxItem
+from alarms.delivery.outbox import OutboxItem
+from alarms.delivery.worker import DeliveryWorker, Endpoint
 from ingest.mqtt_publisher import MqttPublisher
 from jetstream.config import DistributedConfig
 from jetstream.connection import connect

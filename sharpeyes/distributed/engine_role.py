@@ -17,11 +17,11 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
+from alarms.delivery.outbox import Routing
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import Routing
-from alarms.store import Store
+from alarms.storage.store import Store
 from jetstream.connection import connect
 from jetstream.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
 from jetstream.live_relay import LiveRelay

@@ -18,13 +18,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select, text
 
 from alarms.config import GridConfig, SlaConfig, WebhookConfig
+from alarms.delivery.outbox import Routing
 from alarms.devices import ensure_devices
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import Routing
-from alarms.schema import incidents, outbox, timeline
-from alarms.store import Store
+from alarms.storage.schema import incidents, outbox, timeline
+from alarms.storage.store import Store
 from ingest.types import PanicSignal, SignalKind
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from alarms.config import RetryConfig, WebhookConfig
-from alarms.delivery import DeliveryWorker, Endpoint
+from alarms.delivery.worker import DeliveryWorker, Endpoint
 from sharpeyes.receiver import Behaviour, DispatchReceiver
 
 SECRET = "whsec_c2hhcnBleWVzLXRlc3Qtc2VjcmV0LTAxMjM0NTY3"

@@ -1,5 +1,5 @@
-"""The migrations create exactly the tables, columns and indexes alarms/schema.py declares, on SQLite and
-PostgreSQL: a schema change without its migration fails here, not in a user's database."""
+"""The migrations create exactly the tables, columns and indexes alarms/storage/schema.py declares, on
+SQLite and PostgreSQL: a schema change without its migration fails here, not in a user's database."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from alarms.schema import metadata
-from alarms.store import Store
+from alarms.storage.schema import metadata
+from alarms.storage.store import Store
 
 
 def test_migrated_database_matches_schema(store: Store) -> None:

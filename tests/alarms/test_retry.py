@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from alarms.retry import LIFE_SAFETY, STANDARD, RetryPolicy, policy_for, retryable_status
+from alarms.delivery.retry import LIFE_SAFETY, STANDARD, RetryPolicy, policy_for, retryable_status
 
 
 class FixedRng(random.Random):

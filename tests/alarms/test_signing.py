@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alarms.signing import headers, secret_key, sign, verify
+from alarms.delivery.signing import headers, secret_key, sign, verify
 
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 BODY = '{"type":"incident.created","data":{"id":1,"title":"一键报警求助 · B-001"}}'.encode()

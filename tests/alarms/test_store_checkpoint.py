@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from alarms.store import Store
+from alarms.storage.store import Store
 
 
 def _wal_pages(store: Store) -> tuple[int, int, int]:

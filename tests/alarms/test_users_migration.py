@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import text
 
-from alarms.store import Store
+from alarms.storage.store import Store
 from dashboard.config import SessionConfig
 from dashboard.sessions import SessionStore
 from dashboard.users import LoginOutcome, UserStore

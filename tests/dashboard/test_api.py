@@ -14,15 +14,15 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import update
 
 from alarms.config import GridConfig, RetryConfig, SlaConfig, WebhookConfig
-from alarms.delivery import DeliveryWorker, Endpoint
+from alarms.delivery.outbox import Routing
+from alarms.delivery.worker import DeliveryWorker, Endpoint
 from alarms.devices import ensure_devices
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import Routing
 from alarms.queries import Scope
-from alarms.schema import outbox
-from alarms.store import Store
+from alarms.storage.schema import outbox
+from alarms.storage.store import Store
 from dashboard.app import create_app
 from dashboard.auth import Principal, TokenBook
 from dashboard.live import LiveHub

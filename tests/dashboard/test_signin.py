@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alarms.schema import sessions, users
+from alarms.storage.schema import sessions, users
 from dashboard.app import create_app
 from dashboard.config import AuthConfig, SessionConfig
 from dashboard.sessions import COOKIE, SECURE_COOKIE

@@ -229,7 +229,7 @@ def test_failures_retry_with_backoff_then_dead_letter_raises_an_alarm(
         assert dead is not None and dead[1] == 3
         # The operator fixes the receiver and retries the dead letter, as the API's retry route does.
         receiver.behaviour = Behaviour(status=200)
-        from alarms.outbox import OutboxItem
+        from alarms.delivery.outbox import OutboxItem
         from alarms.queries import requeue_delivery
 
         with writer.store.write() as conn2:

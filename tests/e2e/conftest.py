@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from alarms.store import Store
+from alarms.storage.store import Store
 from dashboard.users import UserStore
 from tests.support.browser import launch
 from tests.support.mosquitto import Mosquitto

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from alarms.store import Store
+from alarms.storage.store import Store
 from dashboard.users import UserStore
 from tests.e2e.conftest import GRIDS, PASSWORD, USERS
 from tests.support.browser import sign_in

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from alarms.store import Store
+from alarms.storage.store import Store
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 

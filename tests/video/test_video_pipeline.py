@@ -15,12 +15,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from alarms.config import GridConfig, SlaConfig
+from alarms.delivery.outbox import Routing
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory, Placement
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import Routing
-from alarms.schema import incidents
-from alarms.store import Store
+from alarms.storage.schema import incidents
+from alarms.storage.store import Store
 from detectors.annotate import annotate, encode_jpeg
 from detectors.types import DetectionResult, Detections
 from ingest import errors
@@ -257,7 +257,7 @@ def test_evidence_picture_scales_boxes_onto_the_main_frame_of_the_same_moment() 
 def test_observations_confirm_and_clear_the_cameras_incident(tmp_path: Path) -> None:
     """Suspected opens (Likely), confirmed raises the certainty (Observed), cleared goes on the timeline."""
     from alarms.observations import Observation, ObservationLevel
-    from alarms.schema import timeline
+    from alarms.storage.schema import timeline
     from video.pipeline import _Seen
 
     engine, directory = _engine(tmp_path / "se.db")

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, update
 
+from alarms.delivery.outbox import OutboxItem, insert_rows
 from alarms.incidents import Incident
-from alarms.outbox import OutboxItem, insert_rows
-from alarms.schema import incidents, timeline
+from alarms.storage.schema import incidents, timeline
 
 # Everything the engine changes on an incident except dispatch_status, which the delivery worker also
 # writes (without a version bump) and so is only ever changed by a conditional statement.

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert
 
 from alarms.categories import CONFIRMED, category, certainty_rank
 from alarms.config import WebhookConfig
-from alarms.schema import outbox
+from alarms.storage.schema import outbox
 from alarms.timefmt import iso
 
 

@@ -17,11 +17,11 @@ import aiohttp
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from alarms.config import WebhookConfig
+from alarms.delivery.outbox import OutboxItem
+from alarms.delivery.retry import RetryPolicy, policy_for, retryable_status
+from alarms.delivery.signing import headers, secret_key
 from alarms.metrics import AlarmMetrics
-from alarms.outbox import OutboxItem
-from alarms.retry import RetryPolicy, policy_for, retryable_status
-from alarms.schema import incidents, outbox
-from alarms.signing import headers, secret_key
+from alarms.storage.schema import incidents, outbox
 
 log = logging.getLogger(__name__)
 

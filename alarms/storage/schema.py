@@ -1,4 +1,4 @@
-"""Table definitions (SQLAlchemy Core). Migrations in alarms/migrations create exactly these."""
+"""Table definitions (SQLAlchemy Core). Migrations in alarms/storage/migrations create exactly these."""
 
 from __future__ import annotations
 

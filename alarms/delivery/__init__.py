@@ -1,0 +1,1 @@
+"""Delivery of incident changes: the outbox, Standard Webhooks signing, retry policy and the sender."""

@@ -1,0 +1,1 @@
+"""Storage of the incident side: SQL tables, migrations, the store and its unit of work."""
