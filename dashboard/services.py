@@ -47,7 +47,7 @@ class Services:
     hub: LiveHub
     tokens: TokenBook
     registry: CollectorRegistry
-    readiness: Callable[[], dict[str, bool]] = field(default=lambda: {})
+    readiness: Callable[[], dict[str, bool]] = field(default=dict)
     clock: Callable[[], float] = time.time
     video: VideoView | None = None
     auth: AuthConfig = field(default_factory=AuthConfig)  # session cookie and lockout settings

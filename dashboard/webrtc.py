@@ -47,14 +47,6 @@ def _track_class() -> type:
 
         async def recv(self) -> Any:
             item = await self.viewer.queue.get()
-            print(
-                "RECV",
-                time.time(),
-                item[0] if item else None,
-                item[1] if item else None,
-                self.viewer.queue.qsize(),
-                flush=True,
-            )
             if item is None or self.readyState != "live":
                 self.stop()
                 raise MediaStreamError

@@ -26,7 +26,7 @@ class StorageError(RuntimeError):
 
 def normalise_url(url: str) -> str:
     """Accept the plain `postgresql://` scheme and route it to psycopg 3."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
