@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ingest.button_payload import Reject, parse_message
@@ -72,6 +74,7 @@ class ButtonListener:
         on_reject: RejectHandler,
         registry: CollectorRegistry,
         clock: Callable[[], float] = time.time,
+        subscribe_buttons: bool = True,
     ) -> None:
         self.cfg = cfg
         self.known = known
@@ -79,7 +82,7 @@ class ButtonListener:
         self.on_status = on_status
         self.on_reject = on_reject
         self.clock = clock
-        self.subscribe_buttons = True  # False: connect only to publish (`distributed.buttons_via: ingest`)
+        self.subscribe_buttons = subscribe_buttons  # False: connect only to publish (buttons_via: ingest)
         self.messages = Counter(
             "sharpeyes_mqtt_messages_total",
             "MQTT messages received, by outcome",
@@ -145,7 +148,14 @@ class ButtonListener:
         self._connected.clear()
         self.connected_gauge.set(0)
 
-    def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None = None,
+    ) -> None:
         if reason_code.is_failure:
             self.refused.labels(str(reason_code)).inc()
             self._refused_last = True
@@ -167,7 +177,14 @@ class ButtonListener:
             "MQTT connected to %s:%s, subscribed to %s", self.cfg.host, self.cfg.port, [t for t, _ in subs]
         )
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None = None,
+    ) -> None:
         self._connected.clear()
         self.connected_gauge.set(0)
         if reason_code != 0 and not self._refused_last:  # a refusal was already reported
@@ -176,7 +193,7 @@ class ButtonListener:
             )
 
     # ----- receiving -------------------------------------------------------------------------------------
-    def _on_message(self, _client: mqtt.Client, _userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         msg.timestamp = self.clock()  # wall time of receipt travels with the message
         self._inbox.put(msg)
 
@@ -224,7 +241,7 @@ class ButtonListener:
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)
 
-    def _parse(self, topic: str, payload: bytes, now: float) -> PanicSignal | str:
+    def _parse(self, topic: str, payload: bytes | bytearray, now: float) -> PanicSignal | str:
         """A PanicSignal to store, or the outcome label of a message handled here."""
         parsed = parse_message(topic, payload, self.prefix, now, self.cfg.max_payload_bytes, self.known)
         if isinstance(parsed, Reject):
@@ -280,7 +297,14 @@ class ButtonListener:
             with self._pending_lock:
                 self._pending.pop(info.mid, None)
 
-    def _on_publish(self, _client, _userdata, mid: int, _reason_code=None, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_publish(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        _reason_code: ReasonCode | None = None,
+        _props: Properties | None = None,
+    ) -> None:
         with self._pending_lock:
             entry = self._pending.pop(mid, None)
             if entry is None:
@@ -289,4 +313,10 @@ class ButtonListener:
                     self._early_acks.clear()
         if entry is not None:
             loop, fut = entry
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+            loop.call_soon_threadsafe(_resolve, fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    """Complete a publish's future (on its loop) unless it was cancelled or timed out meanwhile."""
+    if not fut.done():
+        fut.set_result(None)

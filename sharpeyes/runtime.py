@@ -1,5 +1,6 @@
-"""The local runtime: every part in one process, wired from Settings. The same interfaces take the
-distributed runtime later (DESIGN.md section 6)."""
+"""The local runtime: every part in one process, composed from `sharpeyes.wiring`'s factories. `--role api`
+is the same runtime without cameras, with live push across processes and, as configured, presses from
+`--role ingest` and deliveries through `--role delivery` (DESIGN.md section 6)."""
 
 from __future__ import annotations
 
@@ -9,51 +10,51 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery.outbox import Routing
-from alarms.delivery.worker import DeliveryWorker, Endpoint
 from alarms.devices import ensure_devices
-from alarms.engine import Change, IncidentEngine
-from alarms.grids import GridDirectory
-from alarms.metrics import AlarmMetrics
-from alarms.presence import PresenceMonitor
-from alarms.queries import Scope
-from alarms.storage.store import Store
-from dashboard.auth import Principal, TokenBook
+from alarms.engine import Change
 from dashboard.live import LiveHub, incident_events
 from dashboard.services import Services
-from dashboard.webrtc import WebRtcHub
-from ingest.button_payload import Reject
-from ingest.mqtt_client import ButtonListener
-from ingest.types import PanicSignal
+from jetstream.live_relay import LiveRelay
+from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.broker import EmbeddedBroker
 from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
 from sharpeyes.settings import Settings
-from video.pipeline import VideoPipeline
-from video.snapshots import SnapshotStore
+from sharpeyes.wiring import (
+    build_button_listener,
+    build_core,
+    build_delivery,
+    build_live_view,
+    build_presence,
+    build_tokens,
+    build_video,
+)
+from video.config import CameraConfig
 
 log = logging.getLogger(__name__)
 
 
-def build_directory(settings: Settings) -> GridDirectory:
-    directory = GridDirectory.build(settings.grids)
-    for b in settings.buttons:
-        location = b.location.model_dump(exclude_none=True) if b.location else {}
-        directory.place(b.id, b.grid, tuple(b.cameras), location)
-    return directory
+@dataclass(frozen=True, slots=True)
+class ApiRole:
+    """What `--role api` changes: the shards' cameras (listing, scope, pictures), where presses come from
+    and where deliveries go."""
 
+    shard_cameras: list[CameraConfig]
+    buttons_from_ingest: bool
+    queued_delivery: bool
 
-def build_tokens(settings: Settings, env: Mapping[str, str]) -> TokenBook:
-    entries = []
-    for t in settings.auth.api_tokens:
-        scope = Scope(
-            frozenset(t.streets) if t.streets is not None else None,
-            frozenset(t.grids) if t.grids is not None else None,
-        )
-        entries.append((env.get(t.token_env, ""), Principal(t.name, t.role, scope)))
-    return TokenBook.build(entries)
+    @classmethod
+    def from_settings(cls, settings: Settings, cameras: list[CameraConfig] | None) -> ApiRole:
+        cfg = settings.distributed
+        return cls(list(cameras or []), cfg.buttons_via == "ingest", cfg.delivery.via == "queue")
+
+    @property
+    def uses_mqtt(self) -> bool:
+        """Nothing to listen to and nothing to send: no broker connection, so replicas share no client id."""
+        return not (self.buttons_from_ingest and self.queued_delivery)
 
 
 class LocalRuntime:
@@ -65,72 +66,46 @@ class LocalRuntime:
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
         freeze_gc: bool = False,
+        api: ApiRole | None = None,
     ) -> None:
         env = os.environ if env is None else env
-        self.settings = settings
-        self.clock = clock
-        self.tick_s = tick_s
+        self.settings, self.clock, self.tick_s = settings, clock, tick_s
         self.freeze_gc = freeze_gc  # the service process does; tests that build many runtimes do not
         self.registry = registry or CollectorRegistry()
-        self.store = Store(settings.storage.url)
-        self.directory = build_directory(settings)
-        self.metrics = AlarmMetrics(self.registry)
+        core = build_core(settings, self.registry, clock)
+        self.store, self.directory, self.metrics, self.engine = (
+            core.store,
+            core.directory,
+            core.metrics,
+            core.engine,
+        )
         self.gc_pauses = GcPauses(self.registry)
-        self.engine = IncidentEngine(
-            self.store,
-            self.directory,
-            settings.sla,
-            Routing(settings.webhooks, settings.mqtt.prefix),
-            self.metrics,
-            clock=clock,
-            dedup_window_s=settings.storage.dedup_window_s,
+        self.presence = build_presence(settings, core, clock)
+        self.uses_mqtt = api is None or api.uses_mqtt
+        self.listener = build_button_listener(
+            settings,
+            env,
+            core,
+            self.presence,
+            self.registry,
+            clock,
+            subscribe_buttons=api is None or not api.buttons_from_ingest,
         )
-        timeouts = {
-            b.id: b.heartbeat_timeout_s or settings.presence.heartbeat_timeout_s for b in settings.buttons
-        }
-        self.presence = PresenceMonitor(self.engine, timeouts, started_at=clock())
-        mqtt_password = env.get(settings.mqtt.password_env) if settings.mqtt.password_env else None
-        self.listener = ButtonListener(
-            settings.mqtt,
-            mqtt_password,
-            known=self.directory.knows,
-            on_signal=self._on_signals,
-            on_status=self.presence.on_status,
-            on_reject=self._on_reject,
-            registry=self.registry,
-            clock=clock,
-        )
-        endpoints = {w.name: Endpoint.build(w, env.get(w.secret_env, "")) for w in settings.webhooks}
-        self.delivery = DeliveryWorker(
-            self.store,
-            endpoints,
-            self.metrics,
-            mqtt_publish=self.listener.publish,
-            on_dead_letter=lambda item, error: self.engine.dispatch_failed(
-                item.incident_id, item.target, error
-            ),
-            mark_delivered=self.engine.mark_delivered,
-            clock=clock,
-        )
+        queued = api is not None and api.queued_delivery
+        self.delivery = build_delivery(settings, env, core, self.listener.publish, clock, queued)
         self.hub = LiveHub()
+        self.relay = (
+            None
+            if api is None
+            else LiveRelay(settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry)
+        )
         self.broker = (
             EmbeddedBroker(settings.mqtt.host, settings.mqtt.port) if settings.mqtt.embedded else None
         )
         self.engine.subscribe_batch(self._on_changes)
-        self.video = (
-            VideoPipeline(
-                settings.cameras,
-                settings.detectors,
-                settings.video,
-                engine=self.engine,
-                directory=self.directory,
-                snapshots=SnapshotStore(settings.storage.snapshots_path()),
-                registry=self.registry,
-                env=env,
-            )
-            if settings.cameras
-            else None
-        )
+        if self.relay is not None:  # other processes' live streams get this one's changes
+            self.engine.subscribe_batch(self.relay.publish_changes)
+        self.video, view = build_video(settings, core, self.registry, env, api.shard_cameras if api else None)
         self.services = Services(
             store=self.store,
             engine=self.engine,
@@ -138,63 +113,41 @@ class LocalRuntime:
             hub=self.hub,
             tokens=build_tokens(settings, env),
             registry=self.registry,
-            readiness=lambda: {"mqtt": self.listener.wait_connected(0)},
+            readiness=self._readiness,
             clock=clock,
             auth=settings.auth,
-            video=self.video,
-            live=self._live_hub(),
+            video=view,
+            live=build_live_view(settings, self.video),
             live_config=settings.live_video,
         )
         self._ticker: asyncio.Task[None] | None = None
-        # An API process whose buttons come through --role ingest and whose notices leave through
-        # --role delivery has no use for a broker connection (and several replicas may then run).
-        self.uses_mqtt = True
 
-    def _live_hub(self) -> WebRtcHub | None:
-        """WebRTC live view of the enabled cameras; B-frame cameras re-encode the reader's own frames."""
-        if self.video is None:
-            return None
-        live, cams = self.settings.live_video, [c for c in self.settings.cameras if c.enabled]
-        return WebRtcHub(
-            {c.id: c.url for c in cams},
-            transports={c.id: c.transport for c in cams},
-            mode=live.mode,
-            frames=self.video.latest_frame,
-            max_viewers_per_camera=live.max_viewers_per_camera,
-            idle_stop_s=live.idle_stop_s,
-            enabled=live.webrtc,
-        )
-
-    # ----- wiring callbacks ------------------------------------------------------------------------------
-    def _on_signals(self, sigs: list[PanicSignal]) -> list[str]:
-        return self.engine.ingest_signals(sigs)
-
-    def _on_reject(self, reject: Reject, now: float) -> None:
-        if reject.device_id is not None:
-            self.presence.record_reject(reject.device_id, reject.topic, reject.reason, now)
+    def _readiness(self) -> dict[str, bool]:
+        """Broker connected (when this process uses one); with `--role api`, an API whose page would miss
+        other processes' changes, or whose deliveries cannot be queued, is not ready."""
+        checks = {"mqtt": self.listener.wait_connected(0)} if self.uses_mqtt else {}
+        if self.relay is not None:
+            checks["live"] = self.relay.connected.is_set()
+        if isinstance(self.delivery, QueuedDelivery):
+            checks["deliveries"] = self.delivery.ready.is_set()
+        return checks
 
     def _on_changes(self, changes: list[Change]) -> None:
         """After each commit: outbox rows to the delivery worker, events to live clients, one hop each."""
         self.delivery.submit_threadsafe([item for c in changes for item in c.outbox])
-        now = self.clock()
-        self.hub.publish_many_threadsafe(incident_events(changes, now))
+        self.hub.publish_many_threadsafe(incident_events(changes, self.clock()))
 
     # ----- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.hub.bind(loop)
+        if self.relay is not None:  # connects in the background: a NATS outage must not keep the API down
+            await self.relay.start()
+        self.hub.bind(asyncio.get_running_loop())
         await asyncio.to_thread(self._prepare_store)
         if self.broker is not None:
             await self.broker.start()
         await self.delivery.start()
         if self.uses_mqtt:
-            self.listener.start()
-        if self.uses_mqtt and not await asyncio.to_thread(self.listener.wait_connected, 5.0):
-            log.warning(
-                "MQTT broker %s:%s not reachable yet; retrying in the background",
-                self.settings.mqtt.host,
-                self.settings.mqtt.port,
-            )
+            await self._start_listener()
         self._ticker = asyncio.create_task(self._tick_loop())
         self.gc_pauses.install()
         if self.freeze_gc:
@@ -205,11 +158,20 @@ class LocalRuntime:
             "sharpeyes started: %d grids, %d buttons", len(self.settings.grids), len(self.settings.buttons)
         )
 
+    async def _start_listener(self) -> None:
+        self.listener.start()
+        if not await asyncio.to_thread(self.listener.wait_connected, 5.0):
+            log.warning(
+                "MQTT broker %s:%s not reachable yet; retrying in the background",
+                self.settings.mqtt.host,
+                self.settings.mqtt.port,
+            )
+
     def _prepare_store(self) -> None:
         self.store.migrate()
         self.engine.warm_up()
         with self.store.write() as conn:
-            ensure_devices(conn, {d: p for d, p in self.directory.devices.items()})
+            ensure_devices(conn, dict(self.directory.devices))
 
     async def _tick_loop(self) -> None:
         """Deadlines, presence and housekeeping; a failing tick is logged and the loop goes on."""
@@ -242,4 +204,6 @@ class LocalRuntime:
             await self.broker.stop()
         self.gc_pauses.uninstall()
         self.store.close()
+        if self.relay is not None:
+            await self.relay.stop()
         log.info("sharpeyes stopped")

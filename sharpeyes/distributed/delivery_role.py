@@ -12,14 +12,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery.outbox import OutboxItem
-from alarms.delivery.worker import DeliveryWorker, Endpoint
 from ingest.mqtt_publisher import MqttPublisher
-from jetstream.config import DistributedConfig
 from jetstream.connection import connect
 from jetstream.delivery_queue import (
     DeliveryPublisher,
@@ -28,9 +24,9 @@ from jetstream.delivery_queue import (
     publish_outbox,
 )
 from jetstream.live_relay import LiveRelay
-from sharpeyes.distributed.engine_role import build_engine
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
+from sharpeyes.wiring import build_core, build_delivery_worker
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +51,8 @@ async def run_delivery(
     cfg = settings.distributed
     dcfg = cfg.delivery
     registry = CollectorRegistry() if registry is None else registry
-    store, engine = build_engine(settings, registry)
+    core = build_core(settings, registry)
+    store, engine = core.store, core.engine
     if migrate:
         await asyncio.to_thread(store.migrate)
     await asyncio.to_thread(engine.warm_up)
@@ -71,16 +68,8 @@ async def run_delivery(
     password = env.get(settings.mqtt.password_env) if settings.mqtt.password_env else None
     mqtt = MqttPublisher(settings.mqtt, password)
     mqtt.start()
-    endpoints = {w.name: Endpoint.build(w, env.get(w.secret_env, "")) for w in settings.webhooks}
-    worker = DeliveryWorker(
-        store,
-        endpoints,
-        engine.metrics,
-        mqtt_publish=mqtt.publish,
-        on_dead_letter=lambda item, error: engine.dispatch_failed(item.incident_id, item.target, error),
-        mark_delivered=engine.mark_delivered,
-        sweep_s=sweep_s,
-        stranded_after_s=dcfg.stranded_after_s,
+    worker = build_delivery_worker(
+        settings, env, core, mqtt.publish, sweep_s=sweep_s, stranded_after_s=dcfg.stranded_after_s
     )
     consumer = DeliveryQueueConsumer(
         js,
@@ -109,78 +98,6 @@ async def run_delivery(
             await nc.close()
         store.close()
     return consumer
-
-
-class QueuedDelivery:
-    """What an API process uses instead of its own DeliveryWorker when `distributed.delivery.via: queue`:
-    the same calls (submit after commit, an operator's retry), but rows go to the work queue.
-
-    It connects in the background: a NATS outage must not keep the API down, and rows published meanwhile
-    are in the outbox, where a delivery process's sweep finds them.
-    """
-
-    def __init__(self, cfg: DistributedConfig, env: Mapping[str, str] | None = None) -> None:
-        self.cfg = cfg
-        self.env = env
-        self.publisher: DeliveryPublisher | None = None
-        self.ready = asyncio.Event()
-        self._nc: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: set[asyncio.Future[int]] = set()
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._connect())
-
-    async def _connect(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                self._nc = await connect(self.cfg, self.env, name=f"sharpeyes-api-delivery-{os.getpid()}")
-                js = self._nc.jetstream()
-                dcfg = self.cfg.delivery
-                await ensure_delivery_stream(
-                    js, dcfg.stream, self.cfg.stream_replicas, self.cfg.duplicate_window_s
-                )
-                publisher = DeliveryPublisher(js, dcfg.stream)
-                assert self._loop is not None
-                publisher.bind(self._loop)
-                self.publisher = publisher
-                self.ready.set()
-                return
-            except Exception as exc:  # retried; the outbox keeps every row meanwhile
-                log.warning(
-                    "delivery queue not reachable (%s); retrying in %.1f s", type(exc).__name__, delay
-                )
-                if self._nc is not None:
-                    with contextlib.suppress(Exception):
-                        await self._nc.close()
-                    self._nc = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    def submit_threadsafe(self, items: list[OutboxItem]) -> None:
-        if self.publisher is not None:
-            self.publisher.submit_threadsafe(items)
-
-    def resubmit(self, item: OutboxItem) -> None:
-        """An operator's retry of a dead letter (on the event loop): a new schedule, so a new message."""
-        if self.publisher is not None:
-            task = asyncio.ensure_future(self.publisher.publish([item]))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._nc.flush(timeout=2)
-            with contextlib.suppress(Exception):
-                await self._nc.close()
 
 
 def main(settings: Settings) -> int:

@@ -17,10 +17,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery.outbox import Routing
 from alarms.engine import IncidentEngine
-from alarms.grids import GridDirectory
-from alarms.metrics import AlarmMetrics
 from alarms.storage.store import Store
 from jetstream.connection import connect
 from jetstream.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
@@ -29,25 +26,15 @@ from jetstream.observation_consumer import ObservationConsumer
 from jetstream.observations import ensure_stream
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
+from sharpeyes.wiring import build_core
 
 log = logging.getLogger(__name__)
 
 
 def build_engine(settings: Settings, registry: CollectorRegistry) -> tuple[Store, IncidentEngine]:
-    directory = GridDirectory.build(settings.grids)
-    for b in settings.buttons:
-        location = b.location.model_dump(exclude_none=True) if b.location else {}
-        directory.place(b.id, b.grid, tuple(b.cameras), location)
-    store = Store(settings.storage.url)
-    engine = IncidentEngine(
-        store,
-        directory,
-        settings.sla,
-        Routing(settings.webhooks, settings.mqtt.prefix),
-        AlarmMetrics(registry),
-        dedup_window_s=settings.storage.dedup_window_s,
-    )
-    return store, engine
+    """The store and engine of a role process (`sharpeyes.wiring.build_core`)."""
+    core = build_core(settings, registry)
+    return core.store, core.engine
 
 
 async def run_engine(

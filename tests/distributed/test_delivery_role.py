@@ -28,7 +28,8 @@ from prometheus_client import CollectorRegistry
 from alarms.engine import IncidentEngine
 from ingest.types import PanicSignal, SignalKind
 from jetstream.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
-from sharpeyes.distributed.delivery_role import QueuedDelivery, run_delivery
+from jetstream.queued_delivery import QueuedDelivery
+from sharpeyes.distributed.delivery_role import run_delivery
 from sharpeyes.distributed.engine_role import build_engine
 from sharpeyes.receiver import Behaviour, DispatchReceiver
 from sharpeyes.settings import Settings, parse_settings
