@@ -12,7 +12,8 @@ from alarms.storage.schema import devices
 from ingest.types import PanicSignal, SignalKind
 
 
-def _upsert(conn: Connection):  # type: ignore[no-untyped-def]
+def _upsert(conn: Connection) -> postgresql.Insert | sqlite.Insert:
+    """INSERT … ON CONFLICT in the store's dialect (both spell it the same way)."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(devices)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Select, or_, select, update
 
 from alarms.incidents import Incident
 from alarms.lifecycle import ACTIVE_STATES
+from alarms.storage.rows import by_name
 from alarms.storage.schema import incidents, outbox, timeline
 
 
@@ -69,7 +70,7 @@ def list_incidents(conn: Connection, f: IncidentFilter, scope: Scope) -> list[In
     if f.until is not None:
         stmt = stmt.where(incidents.c.created_at < f.until)
     stmt = stmt.order_by(incidents.c.priority, incidents.c.created_at.desc()).limit(f.limit).offset(f.offset)
-    return [Incident.from_row(r) for r in conn.execute(stmt).mappings()]
+    return [Incident.from_row(by_name(r)) for r in conn.execute(stmt).mappings()]
 
 
 def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

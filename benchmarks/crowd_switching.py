@@ -59,7 +59,7 @@ def series(clip: str, detector: object, fps: float) -> dict[str, list[tuple[floa
             t = index / capture.get(cv2.CAP_PROP_FPS)
             result = detector.detect([Frame("BENCH", index, t, int(t * 1e9), image)])[0]  # type: ignore[attr-defined]
             seen, _ = group.feed(result)
-            for name, value in seen.extra["crowd_per_mpx"].items():
+            for name, value in (seen.extras.crowd_per_mpx or {}).items():
                 out.setdefault(name, []).append((t, value))
         index += 1
     capture.release()

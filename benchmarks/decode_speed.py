@@ -180,7 +180,7 @@ def rtsp_cameras(count: int, seconds: float, clip: Path, transport: str) -> dict
     """``count`` cameras through CameraManager from the test RTSP server (looping, no re-encode): the fps
     each sustains and this process's CPU per camera (the GStreamer server's own CPU is not counted).
     """
-    from ingest.camera import CameraSpec
+    from ingest.camera_spec import CameraSpec
     from ingest.manager import CameraManager
     from tests.support.rtsp import RtspServer, require_gstreamer
 

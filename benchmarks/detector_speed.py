@@ -277,7 +277,7 @@ def mcnn_counts() -> str:
             (result,) = detector.detect([frame])
             ms = (time.perf_counter() - start) * 1000
             ref = reference.get((tag, n), "–")
-            count = result.extra["count"]
+            count = result.extras.count
             lines.append(f"| {tag} | IMG_{n}.jpg | {truth[n]} | {ref} | {count:.1f} | {ms:.0f} |")
     return "\n".join(lines)
 

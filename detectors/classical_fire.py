@@ -213,7 +213,7 @@ class ClassicalFireDetector:
         area_now = float(colour.mean())
         past = [a for a in history.fire_area if a > 0]
         growth = area_now / float(np.median(past)) if past else 1.0
-        boxes = []
+        boxes: list[tuple[tuple[int, ...], float]] = []
         for region, (x, y, w, h) in _regions(grown > 0, min_pixels):
             # flicker may sit on the edge of a steady flame core: look in a slightly dilated region
             around = cv2.dilate(region.astype(np.uint8), self._kernel) > 0
@@ -269,7 +269,7 @@ class ClassicalFireDetector:
             (evidence > t.smoke_evidence).astype(np.uint8), cv2.MORPH_CLOSE, self._kernel
         )
         min_pixels = max(16, int(t.min_smoke_area * grey.size))
-        boxes = []
+        boxes: list[tuple[tuple[int, ...], float]] = []
         for region, (x, y, w, h) in _regions(candidate > 0, min_pixels):
             if float(drifting[region].mean()) < t.smoke_motion:
                 continue

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
-
-import numpy as np
 
 from detectors.base import build_detector, register
 from detectors.config import CrowdFusionConfig
-from detectors.types import DetectionResult
+from detectors.types import CrowdMode, DetectionResult
 from detectors.zones import PolygonZone
 from ingest.types import Frame
 
-CrowdMode = Literal["boxes", "density"]
 FRAME_KEY = ""
-"""Key of the whole frame in `extra["crowd_modes"]` (zone names are never empty)."""
+"""Key of the whole frame in `extras.crowd_modes` (zone names are never empty)."""
 
 
 def per_mpx(count: float, pixels: float) -> float:
@@ -76,9 +72,9 @@ class FusionSwitch:
 
 @register("crowd_fusion")
 class CrowdFusionDetector:
-    """Every result carries the person boxes *and* the density map, plus the switch (`extra["fusion"]`),
-    the density count (`extra["density_count"]`) and a stateless whole-frame mode (`extra["crowd_mode"]`;
-    `extra["count"]` only when that mode is density). Per-zone, hysteretic modes come from `CrowdModes`."""
+    """Every result carries the person boxes *and* the density map, plus the switch (`extras.fusion`),
+    the density count (`extras.density_count`) and a stateless whole-frame mode (`extras.crowd_mode`;
+    `extras.count` only when that mode is density). Per-zone, hysteretic modes come from `CrowdModes`."""
 
     def __init__(self, config: CrowdFusionConfig) -> None:
         self.config = config
@@ -93,25 +89,30 @@ class CrowdFusionDetector:
         boxes = self._boxes.detect(frames)
         results = []
         for frame, dens, box in zip(frames, densities, boxes, strict=True):
-            count = float(dens.extra["count"])
+            count = _density_count(dens)
             height, width = frame.image.shape[:2]
             mode = self.switch.first(per_mpx(count, width * height))
-            extra = {
-                **box.extra,
-                "density": dens.extra["density"],
-                "density_count": count,
-                "crowd_mode": mode,
-                "fusion": self.switch,
-            }
-            if mode == "density":
-                extra["count"] = count
+            extras = replace(
+                box.extras,
+                density=dens.extras.density,
+                density_count=count,
+                crowd_mode=mode,
+                fusion=self.switch,
+                count=count if mode == "density" else box.extras.count,
+            )
             ms = dens.inference_ms + box.inference_ms
-            results.append(replace(box, model=self.name, inference_ms=ms, extra=extra))
+            results.append(replace(box, model=self.name, inference_ms=ms, extras=extras))
         return results
 
     def close(self) -> None:
         self._density.close()
         self._boxes.close()
+
+
+def _density_count(result: DetectionResult) -> float:
+    if result.extras.count is None:
+        raise ValueError(f"{result.model}: a density backend must report extras.count")
+    return float(result.extras.count)
 
 
 class CrowdModes:
@@ -126,13 +127,13 @@ class CrowdModes:
         self, result: DetectionResult, zones: Mapping[str, PolygonZone]
     ) -> tuple[dict[str, CrowdMode], dict[str, float]] | None:
         """(mode, people per megapixel) per zone name and `FRAME_KEY`; None for a non-fusion result."""
-        switch = result.extra.get("fusion")
-        density = result.extra.get("density")
-        if not isinstance(switch, FusionSwitch) or not isinstance(density, np.ndarray):
+        extras = result.extras
+        switch, density, density_count = extras.fusion, extras.density, extras.density_count
+        if switch is None or density is None or density_count is None:
             return None
         height, width = result.frame.image.shape[:2]
-        values = {FRAME_KEY: per_mpx(float(result.extra["density_count"]), width * height)}
-        known = result.extra.get("zone_counts") or {}
+        values = {FRAME_KEY: per_mpx(float(density_count), width * height)}
+        known = extras.zone_counts or {}
         for name, zone in zones.items():
             count = known[name] if name in known else zone.count_in_density(density)
             values[name] = per_mpx(float(count), zone.pixels)

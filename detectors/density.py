@@ -20,7 +20,7 @@ import numpy as np
 from detectors.base import register
 from detectors.config import DensityConfig
 from detectors.runtime import Session, open_session
-from detectors.types import DetectionResult, Detections
+from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def shrink_density(density: np.ndarray, width: int) -> np.ndarray:
 
 @register("density")
 class DensityDetector:
-    """Crowd count and density map per frame; no boxes. `extra = {"count": float, "density": array}`."""
+    """Crowd count and density map per frame; no boxes. `extras.count` and `extras.density`."""
 
     class_names: tuple[str, ...] = ()
 
@@ -164,11 +164,10 @@ class DensityDetector:
             maps = self._session.run(batch)[0][:, 0]
             elapsed_ms = (time.perf_counter() - start) * 1000
             for i, density in zip(indices, maps, strict=True):
-                extra = {
-                    "count": float(density.sum()),
-                    "density": shrink_density(density, self.config.map_width),
-                }
-                results[i] = DetectionResult(frames[i], Detections.empty(), self.name, elapsed_ms, extra)
+                extras = DetectionExtras(
+                    count=float(density.sum()), density=shrink_density(density, self.config.map_width)
+                )
+                results[i] = DetectionResult(frames[i], Detections.empty(), self.name, elapsed_ms, extras)
         return [results[i] for i in range(len(frames))]
 
     def close(self) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from detectors.base import build_detector, register
 from detectors.classical_fire import ClassicalFireDetector
 from detectors.config import FireFusionConfig
-from detectors.types import DetectionResult, Detections
+from detectors.types import DetectionResult, Detections, FireFusionInfo
 from ingest.types import Frame
 
 
@@ -39,7 +40,7 @@ def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @register("fire_fusion")
 class FireFusionDetector:
     """The classical detector's boxes, each of a `confirm` class kept only where a model box of the same
-    class (score ≥ `model_min_score`) overlaps it. `extra["fire_fusion"]` says what was proposed, confirmed
+    class (score ≥ `model_min_score`) overlaps it. `extras.fire_fusion` says what was proposed, confirmed
     and dropped, and whether the model ran."""
 
     def __init__(self, config: FireFusionConfig) -> None:
@@ -79,27 +80,33 @@ class FireFusionDetector:
         results = []
         for i, result in enumerate(proposed):
             candidates = result.detections
-            info = {"proposed": len(candidates), "model_ran": i in checked}
             if i not in checked:
+                info = FireFusionInfo(proposed=len(candidates), model_ran=False)
                 results.append(
                     DetectionResult(
                         result.frame,
                         candidates,
                         self.name,
                         result.inference_ms,
-                        {**result.extra, "fire_fusion": info},
+                        replace(result.extras, fire_fusion=info),
                     )
                 )
                 continue
             keep = self._confirmed(candidates, checked[i].detections)
-            info |= {"confirmed": int(keep.sum()), "dropped": int((~keep).sum()), "model": checked[i].model}
+            info = FireFusionInfo(
+                proposed=len(candidates),
+                model_ran=True,
+                confirmed=int(keep.sum()),
+                dropped=int((~keep).sum()),
+                model=checked[i].model,
+            )
             results.append(
                 DetectionResult(
                     result.frame,
                     candidates[keep],
                     self.name,
                     result.inference_ms + model_ms,
-                    {**result.extra, "fire_fusion": info},
+                    replace(result.extras, fire_fusion=info),
                 )
             )
         return results

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,75 +51,143 @@ def _prune(graph: onnx.GraphProto) -> None:
     del graph.value_info[:]
 
 
-def dequantize_dynamic_int8(model: onnx.ModelProto) -> onnx.ModelProto | None:
-    """fp32 copy of a model quantised with onnxruntime's `quantize_dynamic`; None if it has no ConvInteger."""
+@dataclass(frozen=True, slots=True)
+class _GraphIndex:
+    """Initializers by name, each tensor's producing node and its consuming nodes."""
+
+    inits: dict[str, onnx.TensorProto]
+    producer: dict[str, onnx.NodeProto]
+    consumers: dict[str, list[onnx.NodeProto]]
+
+    @classmethod
+    def of(cls, graph: onnx.GraphProto) -> _GraphIndex:
+        consumers: dict[str, list[onnx.NodeProto]] = {}
+        for node in graph.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+        return cls(
+            {init.name: init for init in graph.initializer},
+            {name: node for node in graph.node for name in node.output},
+            consumers,
+        )
+
+    def sole_consumer(self, name: str, op_type: str) -> onnx.NodeProto | None:
+        """The one node reading `name`, if there is exactly one and it is an `op_type`."""
+        after = self.consumers.get(name, [])
+        return after[0] if len(after) == 1 and after[0].op_type == op_type else None
+
+
+@dataclass(frozen=True, slots=True)
+class _QuantizedConv:
+    """`quantize_dynamic`'s pattern: DynamicQuantizeLinear → ConvInteger → Cast → Mul (by the scales)."""
+
+    conv: onnx.NodeProto
+    quantize: onnx.NodeProto
+    cast: onnx.NodeProto
+    scale_mul: onnx.NodeProto
+    weight_scale: str  # the initializer holding the weight scale(s)
+
+
+def _match_quantized_conv(node: onnx.NodeProto, index: _GraphIndex) -> _QuantizedConv | None:
+    quantize = index.producer.get(node.input[0])
+    if quantize is None or quantize.op_type != "DynamicQuantizeLinear":
+        return None
+    cast = index.sole_consumer(node.output[0], "Cast")
+    scale_mul = None if cast is None else index.sole_consumer(cast.output[0], "Mul")
+    if cast is None or scale_mul is None:
+        return None
+    scales_name = scale_mul.input[1] if scale_mul.input[0] == cast.output[0] else scale_mul.input[0]
+    scales_node = index.producer.get(scales_name)
+    weight_scales = [name for name in (scales_node.input if scales_node else ()) if name in index.inits]
+    if node.input[1] not in index.inits or len(weight_scales) != 1:
+        return None
+    return _QuantizedConv(node, quantize, cast, scale_mul, weight_scales[0])
+
+
+def _per_channel(values: np.ndarray) -> np.ndarray:
+    """A per-output-channel vector shaped to broadcast over OIHW weights; anything else as it is."""
+    return values.reshape(-1, 1, 1, 1) if np.ndim(values) == 1 else values
+
+
+def _fp32_weight(q: _QuantizedConv, index: _GraphIndex) -> np.ndarray:
+    from onnx import numpy_helper
+
+    def tensor(name: str) -> np.ndarray:
+        return numpy_helper.to_array(index.inits[name]).astype(np.float32)
+
+    weight = tensor(q.conv.input[1])
+    if len(q.conv.input) > 3 and q.conv.input[3]:  # the weight zero point
+        weight = weight - _per_channel(tensor(q.conv.input[3]))
+    return weight * _per_channel(tensor(q.weight_scale))
+
+
+def _constant_bias(
+    output: str, index: _GraphIndex, channels: int
+) -> tuple[onnx.NodeProto, np.ndarray] | None:
+    """The Add right after the rescale when it adds a constant (possibly reshaped) per-channel bias."""
+    from onnx import numpy_helper
+
+    add = index.sole_consumer(output, "Add")
+    if add is None:
+        return None
+    other = add.input[1] if add.input[0] == output else add.input[0]
+    bias = None
+    if other in index.inits:
+        bias = numpy_helper.to_array(index.inits[other])
+    elif (
+        (reshape := index.producer.get(other)) is not None
+        and reshape.op_type == "Reshape"
+        and reshape.input[0] in index.inits
+    ):
+        bias = numpy_helper.to_array(index.inits[reshape.input[0]])
+    if bias is None or bias.size != channels:
+        return None
+    return add, bias
+
+
+def _fp32_conv(
+    q: _QuantizedConv, index: _GraphIndex, new_inits: list[onnx.TensorProto]
+) -> tuple[onnx.NodeProto, list[onnx.NodeProto]]:
+    """The fp32 Conv replacing the pattern (its new initializers appended to `new_inits`), and the nodes
+    it makes redundant besides the ConvInteger itself."""
     from onnx import helper, numpy_helper
 
+    node = q.conv
+    weight = _fp32_weight(q, index)
+    weight_name = f"{node.name}_fp32_weight"
+    new_inits.append(numpy_helper.from_array(weight, weight_name))
+    inputs = [q.quantize.input[0], weight_name]
+    output = q.scale_mul.output[0]
+    dropped = [q.cast, q.scale_mul]
+    bias = _constant_bias(output, index, weight.shape[0])
+    if bias is not None:
+        add, values = bias
+        bias_name = f"{node.name}_fp32_bias"
+        new_inits.append(numpy_helper.from_array(values.reshape(-1).astype(np.float32), bias_name))
+        inputs.append(bias_name)
+        output = add.output[0]
+        dropped.append(add)
+    attributes = {attr.name: helper.get_attribute_value(attr) for attr in node.attribute}
+    conv = helper.make_node("Conv", inputs, [output], name=f"{node.name}_fp32", **attributes)
+    return conv, dropped
+
+
+def dequantize_dynamic_int8(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """fp32 copy of a model quantised with onnxruntime's `quantize_dynamic`; None if it has no ConvInteger."""
     model = _copy(model)
     graph = model.graph
-    inits = {init.name: init for init in graph.initializer}
-    producer = {name: node for node in graph.node for name in node.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-
+    index = _GraphIndex.of(graph)
     replaced: dict[int, onnx.NodeProto | None] = {}
-    new_inits = []
+    new_inits: list[onnx.TensorProto] = []
     for node in graph.node:
         if node.op_type != "ConvInteger":
             continue
-        quantize = producer.get(node.input[0])
-        after_cast = consumers.get(node.output[0], [])
-        if quantize is None or quantize.op_type != "DynamicQuantizeLinear" or len(after_cast) != 1:
+        q = _match_quantized_conv(node, index)
+        if q is None:
             return None
-        cast = after_cast[0]
-        after_scale = consumers.get(cast.output[0], [])
-        if cast.op_type != "Cast" or len(after_scale) != 1 or after_scale[0].op_type != "Mul":
-            return None
-        scale_mul = after_scale[0]
-        scales_name = scale_mul.input[1] if scale_mul.input[0] == cast.output[0] else scale_mul.input[0]
-        scales_node = producer.get(scales_name)
-        weight_scales = [name for name in (scales_node.input if scales_node else ()) if name in inits]
-        if node.input[1] not in inits or len(weight_scales) != 1:
-            return None
-        weight = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
-        zero = 0.0
-        if len(node.input) > 3 and node.input[3]:
-            zero = numpy_helper.to_array(inits[node.input[3]]).astype(np.float32)
-            zero = zero.reshape(-1, 1, 1, 1) if np.ndim(zero) == 1 else zero
-        scale = numpy_helper.to_array(inits[weight_scales[0]]).astype(np.float32)
-        scale = scale.reshape(-1, 1, 1, 1) if np.ndim(scale) == 1 else scale
-        weight_name = f"{node.name}_fp32_weight"
-        new_inits.append(numpy_helper.from_array((weight - zero) * scale, weight_name))
-        inputs = [quantize.input[0], weight_name]
-        output = scale_mul.output[0]
-
-        after_mul = consumers.get(output, [])
-        if len(after_mul) == 1 and after_mul[0].op_type == "Add":
-            add = after_mul[0]
-            other = add.input[1] if add.input[0] == output else add.input[0]
-            bias = None
-            if other in inits:
-                bias = numpy_helper.to_array(inits[other])
-            elif (
-                (reshape := producer.get(other)) is not None
-                and reshape.op_type == "Reshape"
-                and reshape.input[0] in inits
-            ):
-                bias = numpy_helper.to_array(inits[reshape.input[0]])
-            if bias is not None and bias.size == weight.shape[0]:
-                bias_name = f"{node.name}_fp32_bias"
-                new_inits.append(numpy_helper.from_array(bias.reshape(-1).astype(np.float32), bias_name))
-                inputs.append(bias_name)
-                output = add.output[0]
-                replaced[id(add)] = None
-        attributes = {attr.name: helper.get_attribute_value(attr) for attr in node.attribute}
-        replaced[id(node)] = helper.make_node(
-            "Conv", inputs, [output], name=f"{node.name}_fp32", **attributes
-        )
-        replaced[id(cast)] = None
-        replaced[id(scale_mul)] = None
+        conv, dropped = _fp32_conv(q, index, new_inits)
+        replaced[id(node)] = conv
+        replaced.update((id(other), None) for other in dropped)
 
     if not replaced:
         return None

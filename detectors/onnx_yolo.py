@@ -23,7 +23,7 @@ from detectors.classes import COCO_CLASSES, ClassMapper
 from detectors.config import OnnxConfig
 from detectors.onnx_graph import dequantize_dynamic_int8, make_input_dynamic, yolov8_raw_head
 from detectors.runtime import Session, open_session
-from detectors.types import DetectionResult, Detections
+from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
 
 if TYPE_CHECKING:
@@ -195,7 +195,8 @@ class OnnxYoloDetector:
         native = (dims[2], dims[3]) if len(dims) == 4 and dims[2] and dims[3] else None
         self.input_hw: tuple[int, int] = config.input_size or native or (640, 640)
         self.graph: str = "original"
-        self._session, self.batched = self._load(proto, native)
+        session, self.batched = self._load(proto, native)
+        self._session: Session | None = session  # None once closed
         kept, conf = self.mapper.kept_model_ids, config.conf
         if self.arch == "yolox":
             self._decoder: _YoloxDecoder | _Yolov8Decoder | _Yolov8RawDecoder = _YoloxDecoder(kept, conf)
@@ -306,14 +307,16 @@ class OnnxYoloDetector:
         )
 
     def _run(self, frames: Sequence[Frame]) -> list[DetectionResult]:
+        if self._session is None:
+            raise RuntimeError(f"{self.name} is closed")
         start = time.perf_counter()
         blob, transforms = self._preprocess(frames)
         outputs = self._session.run(blob)
         detections = [self._postprocess(outputs, i, t) for i, t in enumerate(transforms)]
         elapsed_ms = (time.perf_counter() - start) * 1000
-        extra = {"batch_size": len(frames)}
+        extras = DetectionExtras(batch_size=len(frames))
         return [
-            DetectionResult(frame=f, detections=d, model=self.name, inference_ms=elapsed_ms, extra=extra)
+            DetectionResult(frame=f, detections=d, model=self.name, inference_ms=elapsed_ms, extras=extras)
             for f, d in zip(frames, detections, strict=True)
         ]
 
@@ -326,5 +329,5 @@ class OnnxYoloDetector:
         return [result for frame in frames for result in self._run([frame])]
 
     def close(self) -> None:
-        self._session = None  # type: ignore[assignment]
+        self._session = None
         self._buffers.clear()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ingest.types import Frame
+
+if TYPE_CHECKING:  # crowd_fusion builds results, so it imports this module at run time
+    from detectors.crowd_fusion import FusionSwitch
+
+CrowdMode = Literal["boxes", "density"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +72,53 @@ class Detections:
 
 
 @dataclass(frozen=True, slots=True)
+class FireFusionInfo:
+    """What fire fusion did with one frame's candidates: proposed by the heuristic, confirmed or dropped
+    by the model (which runs only where a candidate of a `confirm` class was proposed)."""
+
+    proposed: int
+    model_ran: bool
+    confirmed: int = 0
+    dropped: int = 0
+    model: str | None = None  # the confirming model's label, when it ran
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionExtras:
+    """Backend outputs beyond boxes; a field is None when the backend (or stage) does not provide it.
+
+    Written by the detectors (`batch_size`: onnx_yolo; `count`, `density`: density; `density_count`,
+    `crowd_mode`, `fusion` and `count` in density mode: crowd_fusion; `fire_fusion`: fire_fusion) and by a
+    camera's rule group (`zone_counts` from the density map; `crowd_modes`, `crowd_per_mpx` for fusion).
+    """
+
+    batch_size: int | None = None
+    """Frames in the model call that produced this result."""
+    count: float | None = None
+    """People in the whole frame by density (a fusion result has it only when its frame mode is density)."""
+    density: np.ndarray | None = None
+    """Density map (its sum is the count), shrunk to the configured width."""
+    density_count: float | None = None
+    """A fusion result's density count, whatever its mode."""
+    crowd_mode: CrowdMode | None = None
+    """A fusion result's stateless whole-frame mode."""
+    fusion: FusionSwitch | None = None
+    """The switch of the crowd_fusion detector that produced this result."""
+    zone_counts: Mapping[str, float] | None = None
+    """People per zone name by density."""
+    crowd_modes: Mapping[str, CrowdMode] | None = None
+    """Hysteretic fusion mode per zone name (and `crowd_fusion.FRAME_KEY` for the whole frame)."""
+    crowd_per_mpx: Mapping[str, float] | None = None
+    """The switch variable (people per megapixel by density) per zone name and the whole frame."""
+    fire_fusion: FireFusionInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DetectionResult:
-    """What a detector saw in one frame. `extra` carries backend outputs such as a density count."""
+    """What a detector saw in one frame. `extras` carries backend outputs such as a density count."""
 
     frame: Frame
     detections: Detections
     model: str
     inference_ms: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    extras: DetectionExtras = field(default_factory=DetectionExtras)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from detectors.classes import ClassMapper
 from detectors.config import UltralyticsConfig
 from detectors.types import DetectionResult, Detections
 from ingest.types import Frame
+
+if TYPE_CHECKING:  # imported at run time only when a detector is built (see above)
+    from ultralytics import YOLO
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -66,7 +69,7 @@ class UltralyticsDetector:
 
         self.config = config
         self.name = config.label
-        self._model = YOLO(str(config.model), task="detect")
+        self._model: YOLO | None = YOLO(str(config.model), task="detect")  # None once closed
         model_names = _names(self._model)
         self.mapper = ClassMapper(model_names, config.classes)
         self.class_names = self.mapper.class_names
@@ -74,6 +77,8 @@ class UltralyticsDetector:
         self.batched = config.model.suffix == ".pt"
 
     def _predict(self, images: list[np.ndarray]) -> list[Any]:
+        if self._model is None:
+            raise RuntimeError(f"{self.name} is closed")
         return list(
             self._model.predict(
                 images,

@@ -56,7 +56,7 @@ def parse_ts(value: Any) -> float:
 
 
 def parse_event(
-    topic: str, payload: bytes, prefix: str, received_at: float, max_bytes: int
+    topic: str, payload: bytes | bytearray, prefix: str, received_at: float, max_bytes: int
 ) -> PanicSignal | Reject:
     button_id = topic_button(topic, prefix, "event")
     if len(payload) > max_bytes:
@@ -86,7 +86,7 @@ def parse_event(
     return PanicSignal(button_id, SignalKind(kind), device_ts, received_at, seq, boot, extra)
 
 
-def parse_status(topic: str, payload: bytes, prefix: str) -> tuple[str, bool] | Reject:
+def parse_status(topic: str, payload: bytes | bytearray, prefix: str) -> tuple[str, bool] | Reject:
     """Presence: `online` / `offline`, as plain text or {"status": ...}."""
     button_id = topic_button(topic, prefix, "status")
     if button_id is None:
@@ -103,7 +103,12 @@ def parse_status(topic: str, payload: bytes, prefix: str) -> tuple[str, bool] | 
 
 
 def parse_message(
-    topic: str, payload: bytes, prefix: str, received_at: float, max_bytes: int, known: Callable[[str], bool]
+    topic: str,
+    payload: bytes | bytearray,
+    prefix: str,
+    received_at: float,
+    max_bytes: int,
+    known: Callable[[str], bool],
 ) -> PanicSignal | tuple[str, bool] | Reject:
     """One MQTT message on a button topic: a signal, a presence status (button id, online), or why not.
     Shared by the local listener and `--role ingest`, so both accept and refuse exactly the same."""

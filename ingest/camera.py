@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import random
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import av
 import av.logging
@@ -26,12 +25,13 @@ import numpy as np
 
 from ingest import errors
 from ingest.backoff import Backoff
-from ingest.config import StreamConfig
+from ingest.camera_spec import CameraSpec
 from ingest.decode import DEFAULT_BACKEND, OpenOptions, VideoInput, log_lines, open_input
 from ingest.errors import StreamError, classify
 from ingest.handoff import LatestFrame
 from ingest.health import RateMeter
 from ingest.metrics import STATE_CODES, IngestMetrics
+from ingest.pacer import Pacer
 from ingest.redact import redact_text, redact_url, url_secrets
 from ingest.sources import SourceKind, is_live, open_target, source_kind
 from ingest.types import Frame, StreamHealth, StreamState
@@ -40,89 +40,6 @@ log = logging.getLogger(__name__)
 
 FrameCallback = Callable[[Frame], None]
 HealthCallback = Callable[[StreamHealth], None]
-
-
-@dataclass(frozen=True, slots=True)
-class CameraSpec:
-    """What ingest needs to know about one camera (the config layer builds these).
-
-    ``detect_url`` is an optional low-resolution sub-stream: when given, it feeds the detectors and the main
-    ``url`` is decoded alongside (keyframes only by default) for snapshots and live view.
-    ``stall_s``: no frame for this long restarts the reader. ``down_after_s``: not online for this long is
-    ``video_loss``. ``max_frame_age_s``: older frames are never handed to a consumer.
-    """
-
-    id: str
-    url: str = field(repr=False)
-    detect_url: str | None = field(default=None, repr=False)
-    transport: Literal["tcp", "udp"] = "tcp"
-    decoder: Literal["auto", "pyav", "opencv"] = "auto"
-    decoder_threads: int = 1
-    max_frame_age_s: float = 1.0
-    stall_s: float = 10.0
-    open_timeout_s: float = 10.0
-    down_after_s: float = 30.0
-    up_after_s: float = 0.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    offline_after_failures: int = 3
-    loop: bool = True
-    pace: bool = True
-    main_keyframes_only: bool = True
-    fmt: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.id:
-            raise ValueError("camera id must not be empty")
-        for url in (self.url, self.detect_url):
-            if url is not None:
-                source_kind(url)  # raises ValueError on an unsupported scheme
-        if self.transport not in ("tcp", "udp"):
-            raise ValueError(f"camera {self.id}: transport must be tcp or udp")
-        if min(self.max_frame_age_s, self.stall_s, self.open_timeout_s, self.backoff_initial_s) <= 0:
-            raise ValueError(f"camera {self.id}: ages, timeouts and backoff must be > 0")
-
-    @classmethod
-    def from_config(cls, camera_id: str, stream: StreamConfig) -> CameraSpec:
-        """The reader's spec from the configured stream part of a camera."""
-        return cls(camera_id, **stream.stream_fields())
-
-    @property
-    def safe_url(self) -> str:
-        return redact_url(self.url)
-
-    def __repr__(self) -> str:
-        detect = f", detect_url={redact_url(self.detect_url)!r}" if self.detect_url else ""
-        return f"CameraSpec(id={self.id!r}, url={self.safe_url!r}{detect}, transport={self.transport!r})"
-
-
-class _Pacer:
-    """Holds a file source to its timestamps (a loop restarts seamlessly); re-anchors when a second late."""
-
-    def __init__(self, fps: float | None) -> None:
-        self.period = 1.0 / fps if fps and fps > 0 else 1.0 / 25
-        self._base: float | None = None
-        self._next_due: float | None = None
-        self._last_pts = -self.period
-
-    def new_clip(self) -> None:
-        """The file starts again: its timestamps restart, the schedule continues."""
-        self._base = None
-        self._last_pts = -self.period
-
-    def wait(self, pts: float | None, stop: threading.Event) -> None:
-        now = time.monotonic()
-        pts = self._last_pts + self.period if pts is None or math.isnan(pts) else pts
-        self._last_pts = pts
-        if self._base is None:
-            self._base = (self._next_due if self._next_due is not None else now) - pts
-        due = self._base + pts
-        if due > now:
-            stop.wait(due - now)
-        elif now - due > 1.0:
-            self._base = now - pts
-            due = now
-        self._next_due = due + self.period
 
 
 class StreamReader:
@@ -172,10 +89,10 @@ class StreamReader:
         self.error: str | None = None
         self.last_error: str | None = None
         self.failures = 0
-        self.reconnects = carry.reconnects if carry else 0
-        self.frames = carry.frames if carry else 0
-        self.decode_errors = carry.decode_errors if carry else 0
-        self.loop_errors = carry.loop_errors if carry else 0
+        self.reconnects: int = carry.reconnects if carry else 0
+        self.frames: int = carry.frames if carry else 0
+        self.decode_errors: int = carry.decode_errors if carry else 0
+        self.loop_errors: int = carry.loop_errors if carry else 0
         self.last_frame_mono: float | None = carry.last_frame_mono if carry else None
         self.heartbeat = time.monotonic()
         self._logged_reason: str | None = None
@@ -271,50 +188,59 @@ class StreamReader:
 
     def _session(self, logs: list) -> None:
         """One connection: open, decode and publish until stop, kick or failure (raised as StreamError)."""
-        got = 0
-        seen_errors = 0
-        inp: VideoInput | None = None
+        conn = _Connection()
         try:
-            inp = self._open(logs)
-            pacer = _Pacer(inp.fps) if self.kind is SourceKind.FILE and self.spec.pace else None
-            while True:
-                for image, pts in inp.frames():
-                    if self._stop.is_set():
-                        return
-                    if self._kick.is_set():
-                        self._kick.clear()
-                        raise StreamError(errors.STALLED, "restarted by the watchdog")
-                    if pacer is not None:
-                        pacer.wait(pts, self._stop)
-                    self._publish(image)
-                    if got == 0:
-                        self._online()
-                    got += 1
-                    if inp.decode_errors != seen_errors:
-                        self._count_decode_errors(inp.decode_errors - seen_errors)
-                        seen_errors = inp.decode_errors
-                if self._stop.is_set():
-                    return
-                if is_live(self.kind) or not self.spec.loop or got == 0:
-                    raise StreamError(errors.END_OF_STREAM, "the source closed the stream")
-                self._count_decode_errors(inp.decode_errors - seen_errors)
-                seen_errors = 0
-                inp.close()  # a file replayed as a camera: start it again
-                inp = None
-                inp = self._open(logs)
-                if pacer is not None:
-                    pacer.new_clip()
+            inp = conn.inp = self._open(logs)
+            pacer = Pacer(inp.fps) if self.kind is SourceKind.FILE and self.spec.pace else None
+            while self._play(inp, conn, pacer):
+                inp = self._replay(inp, conn, logs, pacer)
         except StreamError:
             raise
         except (av.error.FFmpegError, OSError, EOFError, cv2.error) as exc:
-            failure = classify(exc, log_lines(logs), self._secrets)
-            if got and failure.reason == errors.TIMED_OUT:
-                failure = StreamError(errors.STALLED, f"no data for {self.spec.stall_s:g} s")
-            raise failure from None  # the original message may carry the URL and its password
+            # from None: the original message may carry the URL and its password
+            raise self._classified(exc, logs, conn.got) from None
         finally:
-            if inp is not None:
-                self._count_decode_errors(inp.decode_errors - seen_errors)
-                inp.close()
+            if conn.inp is not None:
+                self._count_decode_errors(conn.inp.decode_errors - conn.seen_errors)
+                conn.inp.close()
+
+    def _play(self, inp: VideoInput, conn: _Connection, pacer: Pacer | None) -> bool:
+        """Publish the input's frames: False once asked to stop, True when the clip ended."""
+        for image, pts in inp.frames():
+            if self._stop.is_set():
+                return False
+            if self._kick.is_set():
+                self._kick.clear()
+                raise StreamError(errors.STALLED, "restarted by the watchdog")
+            if pacer is not None:
+                pacer.wait(pts, self._stop)
+            self._publish(image)
+            if conn.got == 0:
+                self._online()
+            conn.got += 1
+            if inp.decode_errors != conn.seen_errors:
+                self._count_decode_errors(inp.decode_errors - conn.seen_errors)
+                conn.seen_errors = inp.decode_errors
+        return not self._stop.is_set()
+
+    def _replay(self, inp: VideoInput, conn: _Connection, logs: list, pacer: Pacer | None) -> VideoInput:
+        """The stream ended: a file replayed as a camera starts again; anything else is a failure."""
+        if is_live(self.kind) or not self.spec.loop or conn.got == 0:
+            raise StreamError(errors.END_OF_STREAM, "the source closed the stream")
+        self._count_decode_errors(inp.decode_errors - conn.seen_errors)
+        conn.seen_errors = 0
+        inp.close()
+        conn.inp = None
+        inp = conn.inp = self._open(logs)
+        if pacer is not None:
+            pacer.new_clip()
+        return inp
+
+    def _classified(self, exc: BaseException, logs: list, got: int) -> StreamError:
+        failure = classify(exc, log_lines(logs), self._secrets)
+        if got and failure.reason == errors.TIMED_OUT:
+            failure = StreamError(errors.STALLED, f"no data for {self.spec.stall_s:g} s")
+        return failure
 
     def _publish(self, image: np.ndarray) -> None:
         mono_ns = time.monotonic_ns()
@@ -421,6 +347,15 @@ class StreamReader:
                     name,
                     redact_text(str(exc), self._secrets),
                 )
+
+
+@dataclass(slots=True)
+class _Connection:
+    """One session's open input and what it has delivered so far."""
+
+    inp: VideoInput | None = None
+    got: int = 0
+    seen_errors: int = 0  # the input's decode errors already counted
 
 
 class _BoundMetrics:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from ingest.backoff import RestartLimiter
-from ingest.camera import CameraSpec, FrameCallback, HealthCallback, StreamReader
+from ingest.camera import FrameCallback, HealthCallback, StreamReader
+from ingest.camera_spec import CameraSpec
 from ingest.handoff import LatestFrame
 from ingest.health import DownDetector, VideoLossEvent
 from ingest.metrics import STATE_CODES, IngestMetrics

@@ -13,6 +13,8 @@ import os
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.config import MqttConfig
 from ingest.mqtt_client import MqttUnavailable, configure_client
@@ -55,7 +57,14 @@ class MqttPublisher:
         if not info.is_published():
             raise MqttUnavailable(f"no PUBACK within {wait_s:.0f} s")
 
-    def _on_connect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None = None,
+    ) -> None:
         if reason_code.is_failure:
             if not self._down_logged:
                 self._down_logged = True
@@ -66,7 +75,14 @@ class MqttPublisher:
         self._down_logged = False
         log.info("MQTT publisher connected to %s:%s", self.cfg.host, self.cfg.port)
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None = None,
+    ) -> None:
         if reason_code != 0 and not self._down_logged:
             self._down_logged = True
             log.warning(

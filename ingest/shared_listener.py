@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -135,7 +136,14 @@ class SharedButtonListener:
         self.client.loop_stop()
 
     # ----- paho's thread ---------------------------------------------------------------------------------
-    def _on_connect(self, client: mqtt.Client, _userdata, flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None = None,
+    ) -> None:
         if reason_code.is_failure:
             if self._log_once(("refused", str(reason_code))):
                 log.error(
@@ -155,7 +163,14 @@ class SharedButtonListener:
             flags.session_present,
         )
 
-    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reason_codes: list[ReasonCode],
+        _props: Properties | None = None,
+    ) -> None:
         """Connected for readiness only once the broker granted the shared subscription (SUBACK)."""
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:  # e.g. a broker without shared subscriptions, or an ACL
@@ -167,7 +182,14 @@ class SharedButtonListener:
         self._set_connected(True)
         log.info("MQTT 5 %s subscribed to %s", self.client_id, self.topics)
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props=None) -> None:  # type: ignore[no-untyped-def]
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _props: Properties | None = None,
+    ) -> None:
         self._set_connected(False)
         if reason_code != 0 and not self._stop.is_set():
             log.warning("MQTT %s lost its connection (%s); reconnecting", self.client_id, reason_code)
@@ -177,7 +199,7 @@ class SharedButtonListener:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.connected.set if up else self.connected.clear)
 
-    def _on_message(self, _client: mqtt.Client, _userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         msg.timestamp = self.clock()  # wall time of receipt travels with the message
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._inbox.put_nowait, msg)

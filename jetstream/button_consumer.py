@@ -14,12 +14,12 @@ from typing import Any
 from alarms.engine import IncidentEngine
 from alarms.presence import PresenceMonitor
 from ingest.button_message import BUTTON_SUBJECT_ROOT, ButtonMessage
-from jetstream import streams as jetstream
+from jetstream import streams
 
 log = logging.getLogger(__name__)
 
 
-class ButtonConsumer(jetstream.ApplyingConsumer[ButtonMessage]):
+class ButtonConsumer(streams.ApplyingConsumer[ButtonMessage]):
     what = "button message"
 
     def __init__(

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from alarms.delivery.outbox import OutboxItem
 from alarms.delivery.worker import DeliveryWorker, Outcome
-from jetstream import streams as jetstream
+from jetstream import streams
 from jetstream.observations import token
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def ensure_delivery_stream(
     js: Any, name: str, replicas: int = 1, duplicate_window_s: float = 600.0
 ) -> None:
     """Work-queue retention: a message lives until a delivery process acks it (delivered or dead)."""
-    await jetstream.ensure_stream(
+    await streams.ensure_stream(
         js, name, SUBJECT_ROOT, replicas=replicas, duplicate_window_s=duplicate_window_s, work_queue=True
     )
 
@@ -212,7 +212,7 @@ class DeliveryQueueConsumer:
 
     async def _pull(self, priority: str, stop: asyncio.Event) -> None:
         where = f"{self.stream}/{self.durable}-{priority}"
-        await jetstream.pull_until(stop, self._subs[priority], self.take, batch=self.batch, where=where)
+        await streams.pull_until(stop, self._subs[priority], self.take, batch=self.batch, where=where)
 
     async def take(self, msgs: list[Any]) -> None:
         items: list[OutboxItem] = []

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from jetstream import streams as jetstream
+from jetstream import streams
 from jetstream.observations import SUBJECT_ROOT, BusMessage
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def apply(engine: Any, msg: BusMessage) -> None:
         engine.observe_condition(msg.trigger, cleared=msg.cleared)
 
 
-class ObservationConsumer(jetstream.ApplyingConsumer[BusMessage]):
+class ObservationConsumer(streams.ApplyingConsumer[BusMessage]):
     """Applies observations one engine call each, as the local video pipeline would have made them."""
 
     what = "observation"

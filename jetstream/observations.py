@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from alarms.engine import Trigger
 from alarms.grids import Placement
-from jetstream import streams as jetstream
+from jetstream import streams
 
 SUBJECT_ROOT = "sharpeyes.obs"
 Op = Literal["observe", "raise", "clear"]
@@ -104,7 +104,7 @@ def token(value: str) -> str:
 
 async def ensure_stream(js: Any, name: str, replicas: int = 1, duplicate_window_s: float = 600.0) -> None:
     """The observation stream: kept 7 days for replay and audit; the durable consumer tracks progress."""
-    await jetstream.ensure_stream(
+    await streams.ensure_stream(
         js, name, SUBJECT_ROOT, replicas=replicas, duplicate_window_s=duplicate_window_s, max_age_s=7 * 86400
     )
 

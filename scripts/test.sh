@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command: set up a fresh Debian machine for the tests and run them all (lint, layers, pytest).
+# One command: set up a fresh Debian machine for the tests and run them all (lint, layers, types, pytest).
 # Installs the Debian packages the tests use (mosquitto, PostgreSQL, GStreamer RTSP server, Chromium),
 # starts PostgreSQL if it is not running, builds .venv with every extra, then runs the suite.
 set -euo pipefail
@@ -46,6 +46,10 @@ echo "== ruff"
 "$VENV/bin/ruff" check .
 echo "== import layers"
 "$VENV/bin/lint-imports"
+echo "== mypy (pydantic plugin; every source package, see pyproject.toml)"
+"$VENV/bin/mypy"
+echo "== module size (source packages: at most 400 lines a module)"
+"$VENV/bin/python" scripts/check_module_size.py
 echo "== dependency audit"
 # Needs an online vulnerability database; without one it says NOT AUDITED loudly (never a silent pass).
 # SHARPEYES_REQUIRE_AUDIT=1 (set it where the network allows) makes "could not audit" fail the run.

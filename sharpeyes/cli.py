@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEFAULT_CONFIG = "configs/demo.yaml"
 
@@ -22,6 +27,10 @@ def _setup_logging(level: str) -> None:
     # The embedded broker's state machine logs every client's every transition at INFO: noise for operators.
     for noisy in ("transitions", "amqtt"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def _more_than(count: int, received: Mapping[str, object]) -> bool:
+    return len(received) > count
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -39,7 +48,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_exit_server():  # type: ignore[no-untyped-def]
+def _quiet_exit_server() -> type[uvicorn.Server]:
     """uvicorn re-raises SIGTERM after a graceful shutdown (exit -15); a service should exit 0."""
     import contextlib
     import signal
@@ -48,7 +57,7 @@ def _quiet_exit_server():  # type: ignore[no-untyped-def]
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def]
+        def capture_signals(self) -> Iterator[None]:
             previous = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
             try:
                 yield
@@ -162,7 +171,7 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     seen = 0
     try:
         while True:
-            receiver.wait_for(lambda r, n=seen: len(r) > n, 3600)
+            receiver.wait_for(functools.partial(_more_than, seen), 3600)
             for item in list(receiver.received.values())[seen:]:
                 data = item.body.get("data", {})
                 print(

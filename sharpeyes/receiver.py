@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,7 +37,7 @@ class Behaviour:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """A sender that dies mid-request (a killed service) is normal here, not a traceback."""
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError):
@@ -76,7 +77,7 @@ class DispatchReceiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def wait_for(self, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    def wait_for(self, predicate: Callable[[dict[str, Received]], bool], timeout: float) -> bool:
         """Wait until predicate(received) is true."""
         deadline = time.monotonic() + timeout
         with self._cond:

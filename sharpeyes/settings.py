@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -103,31 +103,47 @@ def _interpolate(
     return value
 
 
-def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProblem]:
-    """References between sections (grids, buttons, secrets) that a single model cannot check."""
+def _missing_env(loc: Loc, name: str | None, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """A secret named by `*_env` must be set in the environment."""
+    if name and not env.get(name):
+        return [ConfigProblem(loc, f"environment variable {name} is not set")]
+    return []
+
+
+def _grid_problems(settings: Settings) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    grid_ids: set[str] = set()
+    seen: set[str] = set()
     for i, grid in enumerate(settings.grids):
-        if grid.id in grid_ids:
+        if grid.id in seen:
             problems.append(ConfigProblem(("grids", i, "id"), f"duplicate grid id {grid.id!r}"))
-        grid_ids.add(grid.id)
-    button_ids: set[str] = set()
+        seen.add(grid.id)
+    return problems
+
+
+def _button_problems(settings: Settings, grid_ids: set[str]) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    seen: set[str] = set()
     camera_ids = {c.id for c in settings.cameras}
     for i, button in enumerate(settings.buttons):
-        if button.id in button_ids:
+        if button.id in seen:
             problems.append(ConfigProblem(("buttons", i, "id"), f"duplicate button id {button.id!r}"))
-        button_ids.add(button.id)
+        seen.add(button.id)
         if button.grid not in grid_ids:
             problems.append(ConfigProblem(("buttons", i, "grid"), f"unknown grid {button.grid!r}"))
         for j, camera_id in enumerate(button.cameras):  # linked video for the operator: must exist
             if camera_id not in camera_ids:
                 problems.append(ConfigProblem(("buttons", i, "cameras", j), f"unknown camera {camera_id!r}"))
+    return problems
+
+
+def _webhook_problems(settings: Settings, env: Mapping[str, str]) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
     names: set[str] = set()
+    cap = settings.distributed.delivery.max_deliver
     for i, hook in enumerate(settings.webhooks):
         if hook.name in names:
             problems.append(ConfigProblem(("webhooks", i, "name"), f"duplicate webhook name {hook.name!r}"))
         names.add(hook.name)
-        cap = settings.distributed.delivery.max_deliver
         if settings.runtime == "ray" and hook.retry.max_attempts and hook.retry.max_attempts >= cap:
             problems.append(  # JetStream would stop redelivering before the policy dead-letters it
                 ConfigProblem(
@@ -135,37 +151,36 @@ def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProble
                     f"must be below distributed.delivery.max_deliver ({cap})",
                 )
             )
-        if not env.get(hook.secret_env):
-            problems.append(
-                ConfigProblem(
-                    ("webhooks", i, "secret_env"), f"environment variable {hook.secret_env} is not set"
-                )
-            )
+        problems += _missing_env(("webhooks", i, "secret_env"), hook.secret_env, env)
+    return problems
+
+
+def _token_problems(settings: Settings, env: Mapping[str, str], grid_ids: set[str]) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    streets = {g.street for g in settings.grids}
     for i, token in enumerate(settings.auth.api_tokens):
-        if not env.get(token.token_env):
-            problems.append(
-                ConfigProblem(
-                    ("auth", "api_tokens", i, "token_env"),
-                    f"environment variable {token.token_env} is not set",
-                )
-            )
-        for j, grid in enumerate(token.grids or []):
-            if grid not in grid_ids:
-                problems.append(
-                    ConfigProblem(("auth", "api_tokens", i, "grids", j), f"unknown grid {grid!r}")
-                )
-        streets = {g.street for g in settings.grids}
-        for j, street in enumerate(token.streets or []):
-            if street not in streets:
-                problems.append(
-                    ConfigProblem(("auth", "api_tokens", i, "streets", j), f"unknown street {street!r}")
-                )
-    if settings.mqtt.password_env and not env.get(settings.mqtt.password_env):
-        problems.append(
-            ConfigProblem(
-                ("mqtt", "password_env"), f"environment variable {settings.mqtt.password_env} is not set"
-            )
-        )
+        problems += _missing_env(("auth", "api_tokens", i, "token_env"), token.token_env, env)
+        problems += [
+            ConfigProblem(("auth", "api_tokens", i, "grids", j), f"unknown grid {grid_id!r}")
+            for j, grid_id in enumerate(token.grids or [])
+            if grid_id not in grid_ids
+        ]
+        problems += [
+            ConfigProblem(("auth", "api_tokens", i, "streets", j), f"unknown street {street!r}")
+            for j, street in enumerate(token.streets or [])
+            if street not in streets
+        ]
+    return problems
+
+
+def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """References between sections (grids, buttons, secrets) that a single model cannot check."""
+    grid_ids = {g.id for g in settings.grids}
+    problems = _grid_problems(settings)
+    problems += _button_problems(settings, grid_ids)
+    problems += _webhook_problems(settings, env)
+    problems += _token_problems(settings, env, grid_ids)
+    problems += _missing_env(("mqtt", "password_env"), settings.mqtt.password_env, env)
     video = video_problems(settings.cameras, settings.detectors, settings.video, grid_ids, env)
     problems.extend(ConfigProblem(loc, message) for loc, message in video)
     return problems
@@ -223,13 +238,25 @@ def expand_env(value: Any, env: Mapping[str, str]) -> tuple[Any, list[str]]:
     return out, [f"{format_loc(p.loc)}: {p.message}" for p in problems]
 
 
-class SecretsNotNeeded(dict[str, str]):
+class SecretsNotNeeded(Mapping[str, str]):
     """The environment, except that secrets referenced by `*_env` count as set: tools such as `user` and
     `press` need the storage URL, grids or MQTT address, not the webhook, token or camera secrets of the
     running service. `${VAR}` interpolation still uses only real variables (it asks `in`, not `get`)."""
 
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        return super().get(key) or "set-elsewhere"
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = dict(env)
+
+    def __getitem__(self, key: str) -> str:
+        return self._env.get(key) or "set-elsewhere"
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._env
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
 
 
 def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from alarms.delivery.outbox import OutboxItem, Routing
-from alarms.delivery.worker import DeliveryWorker, Endpoint
+from alarms.delivery.worker import DeliveryWorker, Endpoint, MqttPublish
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
@@ -99,6 +99,9 @@ def build_button_listener(
     """Presses straight into the engine; without `subscribe_buttons` it connects only to publish (acks,
     incident topics), since `--role ingest` takes the presses."""
 
+    def on_status(device_id: str, online: bool, ts: float) -> None:
+        presence.on_status(device_id, online, ts)
+
     def on_reject(reject: Reject, now: float) -> None:
         if reject.device_id is not None:
             presence.record_reject(reject.device_id, reject.topic, reject.reason, now)
@@ -109,7 +112,7 @@ def build_button_listener(
         password,
         known=core.directory.knows,
         on_signal=core.engine.ingest_signals,
-        on_status=presence.on_status,
+        on_status=on_status,
         on_reject=on_reject,
         registry=registry,
         clock=clock,
@@ -125,9 +128,10 @@ def build_delivery_worker(
     settings: Settings,
     env: Mapping[str, str],
     core: Core,
-    mqtt_publish: Callable[..., object],
+    mqtt_publish: MqttPublish,
     clock: Clock = time.time,
-    **options: float,
+    sweep_s: float = 1.0,
+    stranded_after_s: float = 30.0,
 ) -> DeliveryWorker:
     """The sender (webhooks, MQTT notices) with its dead letter raised as an incident of its own."""
     engine = core.engine
@@ -143,7 +147,8 @@ def build_delivery_worker(
         on_dead_letter=dead_letter,
         mark_delivered=engine.mark_delivered,
         clock=clock,
-        **options,
+        sweep_s=sweep_s,
+        stranded_after_s=stranded_after_s,
     )
 
 
@@ -151,7 +156,7 @@ def build_delivery(
     settings: Settings,
     env: Mapping[str, str],
     core: Core,
-    mqtt_publish: Callable[..., object],
+    mqtt_publish: MqttPublish,
     clock: Clock,
     queued: bool,
 ) -> DeliveryWorker | QueuedDelivery:

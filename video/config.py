@@ -64,11 +64,15 @@ class CameraConfig(StreamConfig):
     motion: MotionGateConfig | None = Field(None, description="overrides video.motion for this camera")
 
 
+def _default_detectors() -> dict[RuleKind, str]:
+    return {"fire": "fire", "smoke": "fire", "crowd": "people", "gathering": "people"}
+
+
 class VideoConfig(Strict):
     """Defaults shared by every camera."""
 
     default_detectors: dict[RuleKind, str] = Field(
-        default_factory=lambda: {"fire": "fire", "smoke": "fire", "crowd": "people", "gathering": "people"},
+        default_factory=_default_detectors,
         description="rule kind → detector name, for cameras without `detector`",
     )
     motion: MotionGateConfig = MotionGateConfig()
@@ -84,9 +88,9 @@ class VideoConfig(Strict):
     )
 
 
-def detector_for(camera: CameraConfig, kind: str, video: VideoConfig) -> str:
+def detector_for(camera: CameraConfig, kind: RuleKind, video: VideoConfig) -> str:
     """The detector name that serves a rule of this kind at this camera."""
-    return camera.detector or video.default_detectors.get(kind, kind)  # type: ignore[call-overload]
+    return camera.detector or video.default_detectors.get(kind, kind)
 
 
 def detector_configs(
@@ -104,49 +108,62 @@ def video_problems(
     env: Mapping[str, str],
 ) -> list[tuple[Loc, str]]:
     """Cross references a single model cannot check: ids, grids, detector names, rule zones."""
-    problems: list[tuple[Loc, str]] = []
     known = detector_configs(declared, env)
-    for name in declared:
-        if not name or len(name) > 64 or not all(c.isalnum() or c in "_.:-" for c in name):
-            problems.append((("detectors", name), f"bad detector name {name!r} (letters, digits, _.:-)"))
+    problems: list[tuple[Loc, str]] = [
+        (("detectors", name), f"bad detector name {name!r} (letters, digits, _.:-)")
+        for name in declared
+        if not name or len(name) > 64 or not all(c.isalnum() or c in "_.:-" for c in name)
+    ]
     seen: set[str] = set()
     for i, cam in enumerate(cameras):
         if cam.id in seen:
             problems.append((("cameras", i, "id"), f"duplicate camera id {cam.id!r}"))
         seen.add(cam.id)
-        if cam.grid not in grid_ids:
-            problems.append((("cameras", i, "grid"), f"unknown grid {cam.grid!r}"))
-        if cam.detector is not None and cam.detector not in known:
-            problems.append((("cameras", i, "detector"), f"unknown detector {cam.detector!r}"))
-        zones: set[str] = set()
-        areas: dict[str, float | None] = {}
-        for z, zone in enumerate(cam.zones):
-            if zone.name in zones:
-                problems.append((("cameras", i, "zones", z, "name"), f"duplicate zone {zone.name!r}"))
-            zones.add(zone.name)
-            areas.setdefault(zone.name, zone.area_m2)
-        rule_ids: set[str] = set()
-        for r, rule in enumerate(cam.rules):
-            if rule.rule_id in rule_ids:
-                problems.append(
-                    (("cameras", i, "rules", r), f"duplicate rule id {rule.rule_id!r}: give one a `name`")
-                )
-            rule_ids.add(rule.rule_id)
-            if rule.zone is not None and rule.zone not in zones:
-                problems.append((("cameras", i, "rules", r, "zone"), f"unknown zone {rule.zone!r}"))
-            elif isinstance(rule, CrowdRuleConfig) and rule.area_m2 is None and rule.zone is not None:
-                for option in rule.density_options:
-                    if areas.get(rule.zone) is None:
-                        problems.append(
-                            (
-                                ("cameras", i, "rules", r, option),
-                                f"{option} needs the zone's area: zone {rule.zone!r} has no area_m2 "
-                                "(set it on the zone, or area_m2 on the rule)",
-                            )
-                        )
-            name = detector_for(cam, rule.kind, video)
-            if cam.detector is None and name not in known:
-                problems.append(
-                    (("cameras", i, "rules", r), f"unknown detector {name!r} (video.default_detectors)")
-                )
+        problems += _camera_problems(("cameras", i), cam, known, video, grid_ids)
     return sorted(set(problems), key=lambda p: [str(x) for x in p[0]])
+
+
+def _camera_problems(
+    at: Loc, cam: CameraConfig, known: Mapping[str, DetectorConfig], video: VideoConfig, grid_ids: set[str]
+) -> list[tuple[Loc, str]]:
+    """One camera's grid, detector, zones and rules (`at`: the camera's place in the config)."""
+    problems: list[tuple[Loc, str]] = []
+    if cam.grid not in grid_ids:
+        problems.append(((*at, "grid"), f"unknown grid {cam.grid!r}"))
+    if cam.detector is not None and cam.detector not in known:
+        problems.append(((*at, "detector"), f"unknown detector {cam.detector!r}"))
+    areas: dict[str, float | None] = {}  # zone name → its area in m², first one wins
+    for z, zone in enumerate(cam.zones):
+        if zone.name in areas:
+            problems.append(((*at, "zones", z, "name"), f"duplicate zone {zone.name!r}"))
+        areas.setdefault(zone.name, zone.area_m2)
+    rule_ids: set[str] = set()
+    for r, rule in enumerate(cam.rules):
+        if rule.rule_id in rule_ids:
+            problems.append(((*at, "rules", r), f"duplicate rule id {rule.rule_id!r}: give one a `name`"))
+        rule_ids.add(rule.rule_id)
+        problems += _rule_zone_problems((*at, "rules", r), rule, areas)
+        name = detector_for(cam, rule.kind, video)
+        if cam.detector is None and name not in known:
+            problems.append(((*at, "rules", r), f"unknown detector {name!r} (video.default_detectors)"))
+    return problems
+
+
+def _rule_zone_problems(
+    at: Loc, rule: RuleConfig, areas: Mapping[str, float | None]
+) -> list[tuple[Loc, str]]:
+    """A rule's zone must exist, and a per-m² crowd threshold needs an area from the zone or the rule."""
+    if rule.zone is None:
+        return []
+    if rule.zone not in areas:
+        return [((*at, "zone"), f"unknown zone {rule.zone!r}")]
+    if not isinstance(rule, CrowdRuleConfig) or rule.area_m2 is not None or areas[rule.zone] is not None:
+        return []
+    return [
+        (
+            (*at, option),
+            f"{option} needs the zone's area: zone {rule.zone!r} has no area_m2 "
+            "(set it on the zone, or area_m2 on the rule)",
+        )
+        for option in rule.density_options
+    ]

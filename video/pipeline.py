@@ -12,6 +12,7 @@ Video loss: the camera manager's down/up transitions become ``video_loss`` incid
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -30,7 +31,7 @@ from detectors.base import build_detector
 from detectors.batcher_pool import BatcherPool
 from detectors.motion import MotionGate
 from detectors.types import DetectionResult
-from ingest.camera import CameraSpec
+from ingest.camera_spec import CameraSpec
 from ingest.health import VideoLossEvent
 from ingest.manager import CameraManager
 from ingest.types import Frame, StreamHealth, StreamState
@@ -140,7 +141,7 @@ class VideoPipeline:
             raise
         batcher = BatcherPool(
             detectors,
-            lambda result, name=name: self._on_result(name, result),
+            functools.partial(self._on_result, name),
             registry=self.registry,
             max_batch=self.video.batcher.max_batch,
             max_wait_ms=self.video.batcher.max_wait_ms,

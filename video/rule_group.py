@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-import numpy as np
+from dataclasses import replace
 
 from alarms.grids import Placement
 from alarms.observations import Observation
@@ -53,28 +51,19 @@ class RuleGroup:
                 self._build((width, height))
             assert self.rules is not None
             if self.ignore is not None and len(result.detections):
-                result = _with(result, detections=self.ignore.apply(result.detections))
-            density = result.extra.get("density")
-            if isinstance(density, np.ndarray) and self.zones:
+                result = replace(result, detections=self.ignore.apply(result.detections))
+            density = result.extras.density
+            if density is not None and self.zones:
                 counts = {name: z.count_in_density(density) for name, z in self.zones.items()}
-                result = _with(result, extra={**result.extra, "zone_counts": counts})
+                result = replace(result, extras=replace(result.extras, zone_counts=counts))
             fused = self.crowd_modes.update(result, self.zones)
             if fused is not None:  # crowd fusion: boxes or density per zone, with hysteresis
                 modes, per_mpx = fused
-                result = _with(result, extra={**result.extra, "crowd_modes": modes, "crowd_per_mpx": per_mpx})
+                extras = replace(result.extras, crowd_modes=modes, crowd_per_mpx=per_mpx)
+                result = replace(result, extras=extras)
             return result, self.rules.feed(result, result.frame.captured_at)
 
     def tick(self, now: float) -> list[Observation]:
         """Time passes without a frame: lets a smoke episode end while the camera is down or still."""
         with self.lock:
             return [] if self.rules is None else self.rules.feed(None, now)
-
-
-def _with(result: DetectionResult, **changes: Any) -> DetectionResult:
-    return DetectionResult(
-        changes.get("frame", result.frame),
-        changes.get("detections", result.detections),
-        result.model,
-        result.inference_ms,
-        changes.get("extra", result.extra),
-    )

@@ -36,10 +36,7 @@ def note(obs: Observation) -> str:
     return ", ".join(parts)
 
 
-def cleared_trigger(obs: Observation, placement: Placement) -> Trigger:
-    """A cleared rule goes on the open incident's timeline only: fire is latched, crowd and smoke are closed
-    by operators."""
-    cleared = {"cleared_at": obs.ts, "cleared_rule": obs.rule, "cleared_count": obs.count}
+def _camera_trigger(obs: Observation, placement: Placement, evidence: dict[str, Any], **more: Any) -> Trigger:
     return Trigger(
         category=obs.kind,
         source_kind="camera",
@@ -47,9 +44,17 @@ def cleared_trigger(obs: Observation, placement: Placement) -> Trigger:
         placement=placement,
         ts=obs.ts,
         note=note(obs),
-        evidence=jsonable(cleared),
+        evidence=jsonable(evidence),
         event_id=obs.event_id,
+        **more,
     )
+
+
+def cleared_trigger(obs: Observation, placement: Placement) -> Trigger:
+    """A cleared rule goes on the open incident's timeline only: fire is latched, crowd and smoke are closed
+    by operators."""
+    cleared = {"cleared_at": obs.ts, "cleared_rule": obs.rule, "cleared_count": obs.count}
+    return _camera_trigger(obs, placement, cleared)
 
 
 def observation_trigger(
@@ -69,17 +74,12 @@ def observation_trigger(
     if snapshot is not None:
         evidence["snapshot"] = snapshot
         evidence[f"snapshot_{obs.level.value}"] = snapshot
-    return Trigger(
-        category=obs.kind,
-        source_kind="camera",
-        source_id=obs.source,
-        placement=placement,
-        ts=obs.ts,
-        note=note(obs),
-        evidence=jsonable(evidence),
+    return _camera_trigger(
+        obs,
+        placement,
+        evidence,
         source_ts=result.frame.captured_at if result is not None else None,
         certainty="Observed" if obs.level is ObservationLevel.CONFIRMED else "Likely",
-        event_id=obs.event_id,
     )
 
 

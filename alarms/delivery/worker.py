@@ -10,24 +10,35 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-import aiohttp
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from alarms.config import WebhookConfig
+from alarms.delivery.http import Endpoint, WebhookClient
 from alarms.delivery.outbox import OutboxItem
-from alarms.delivery.retry import RetryPolicy, policy_for, retryable_status
-from alarms.delivery.signing import headers, secret_key
 from alarms.metrics import AlarmMetrics
+from alarms.storage.rows import by_name
 from alarms.storage.schema import incidents, outbox
+from alarms.storage.store import Store
+
+# Endpoint lives in alarms.delivery.http; callers that build workers import it from here as well.
+__all__ = [
+    "DeadLetterHook",
+    "DeliveredHook",
+    "DeliveryWorker",
+    "Endpoint",
+    "MqttPublish",
+    "Outcome",
+    "Settler",
+    "mark_delivered_sql",
+]
 
 log = logging.getLogger(__name__)
 
 MqttPublish = Callable[[str, str], Awaitable[None]]
-# With a work queue (alarms/delivery_queue.py) the queue, not this worker, schedules retries: the worker sends
-# and records; the settler acks, naks with the retry delay, or republishes what a sweep finds stranded.
+# With a work queue (jetstream/delivery_queue.py) the queue, not this worker, schedules retries: the worker
+# sends and records; the settler acks, naks with the retry delay, or republishes what a sweep finds stranded.
 
 
 class Settler(Protocol):
@@ -42,20 +53,6 @@ DeliveredHook = Callable[[Connection, set[int]], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
-    config: WebhookConfig
-    key: bytes
-
-    @classmethod
-    def build(cls, config: WebhookConfig, secret: str) -> Endpoint:
-        return cls(config, secret_key(secret))
-
-    def policy(self, life_safety: bool) -> RetryPolicy:
-        r = self.config.retry
-        return policy_for(r.profile, life_safety, r.max_attempts, tuple(r.delays_s) if r.delays_s else None)
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     item: OutboxItem
     ok: bool
@@ -66,9 +63,12 @@ class Outcome:
 
 
 class DeliveryWorker:
+    """Sends in this process: the in-process :class:`~alarms.delivery.port.OutboxDelivery`, and the sender
+    of ``--role delivery`` (with a :class:`Settler` for the work queue)."""
+
     def __init__(
         self,
-        store,  # alarms.store.Store
+        store: Store,
         endpoints: dict[str, Endpoint],
         metrics: AlarmMetrics,
         mqtt_publish: MqttPublish | None = None,
@@ -102,7 +102,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: aiohttp.ClientSession | None = None
+        self._http = WebhookClient()
         self._stopping = False
         self._rng = random.Random()
         self._logged_failures: set[tuple[str, str]] = set()
@@ -110,12 +110,7 @@ class DeliveryWorker:
     # ----- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        # aiohttp: keep-alive connections per endpoint; a fraction of httpx's CPU per request, which is
-        # what bounds press → dispatch latency under a burst (benchmarks/README.md).
-        connector = aiohttp.TCPConnector(limit=64, limit_per_host=16, ttl_dns_cache=300)
-        self._client = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
-        )
+        self._http.open()
         self._spawn(self._sweeper())
         self._spawn(self._recorder())
 
@@ -127,8 +122,7 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self._record, self._drain_results())
-        if self._client is not None:
-            await self._client.close()
+        await self._http.close()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -181,8 +175,9 @@ class DeliveryWorker:
                 .order_by(outbox.c.life_safety.desc(), outbox.c.id)
                 .limit(500)
             ).mappings()
-            due = [OutboxItem.from_row(r) for r in rows]
-            counts = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all())
+            due = [OutboxItem.from_row(by_name(r)) for r in rows]
+            by_status = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+            counts: dict[str, int] = {status: n for status, n in by_status}
         return due, counts.get("pending", 0), counts.get("dead", 0)
 
     def wake(self) -> None:
@@ -226,37 +221,18 @@ class DeliveryWorker:
             return Outcome(
                 item, False, None, None, f"no webhook endpoint named {item.target!r}", self.clock()
             )
-        policy = endpoint.policy(item.life_safety)
-        body = item.payload.encode()
-        assert self._client is not None
-        status: int | None = None
-        try:
-            async with self._client.post(
-                endpoint.config.url,
-                data=body,
-                headers=headers(endpoint.key, item.msg_id, int(time.time()), body),
-                timeout=aiohttp.ClientTimeout(total=endpoint.config.timeout_s),
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                await resp.read()  # drain, so the connection goes back to the pool
-            if 200 <= status < 300:
-                return Outcome(item, True, None, status, None, self.clock())
-            error = f"HTTP {status}"
-            retry = retryable_status(status)
-            retry_after = _retry_after(resp.headers.get("retry-after")) if status == 429 else None
-        except TimeoutError:
-            error, retry, retry_after = "timeout", True, None
-        except (aiohttp.ClientError, OSError) as exc:
-            error, retry, retry_after = f"{type(exc).__name__}: {exc}", True, None
+        result = await self._http.post(endpoint, item)
         now = self.clock()
+        if result.error is None:
+            return Outcome(item, True, None, result.status, None, now)
         attempts = item.attempts + 1
-        if not retry or policy.exhausted(attempts):
-            return Outcome(item, False, None, status, error, now)
+        policy = endpoint.policy(item.life_safety)
+        if not result.retryable or policy.exhausted(attempts):
+            return Outcome(item, False, None, result.status, result.error, now)
         delay = policy.delay(attempts, self._rng)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, 3600.0))
-        return Outcome(item, False, now + delay, status, error, now)
+        if result.retry_after is not None:
+            delay = max(delay, min(result.retry_after, 3600.0))
+        return Outcome(item, False, now + delay, result.status, result.error, now)
 
     async def _send_mqtt(self, item: OutboxItem) -> Outcome:
         now = self.clock()
@@ -391,15 +367,4 @@ def mark_delivered_sql(conn: Connection, incident_ids: set[int]) -> None:
 
 
 def _bump(item: OutboxItem) -> OutboxItem:
-    from dataclasses import replace
-
     return replace(item, attempts=item.attempts + 1)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from alarms.rules.common import ZoneMask, apply_zone
-from detectors.types import DetectionResult
+from detectors.types import CrowdMode, DetectionExtras, DetectionResult
 
 CountSource = Literal["boxes", "density", "auto"]
 
@@ -31,17 +30,15 @@ class CountMeasurement:
         return self.count / self.area_m2
 
 
-def fused_mode(extra: Mapping[str, Any], zone_name: str | None) -> str | None:
+def fused_mode(extras: DetectionExtras, zone_name: str | None) -> CrowdMode | None:
     """The backend a crowd-fusion result chose for this zone (or the frame): the camera's hysteretic
     per-zone choice (`crowd_modes`, set by its rule group) when present, else the detector's stateless
     whole-frame one (`crowd_mode`, e.g. a single still). None: not a fusion result."""
-    modes = extra.get("crowd_modes")
-    if isinstance(modes, Mapping):
-        mode = modes.get(zone_name or "")
+    if extras.crowd_modes is not None:
+        mode = extras.crowd_modes.get(zone_name or "")
         if mode is not None:
-            return str(mode)
-    mode = extra.get("crowd_mode")
-    return None if mode is None else str(mode)
+            return mode
+    return extras.crowd_mode
 
 
 def count_people(
@@ -54,19 +51,19 @@ def count_people(
     person_class: str = "person",
     min_score: float = 0.0,
 ) -> CountMeasurement | None:
-    """Boxes: detections of `person_class` (score, zone) are counted. Density: `extra["count"]` (or a
-    fusion result's `density_count`) for the frame, or `extra["zone_counts"][zone_name]` for a zone (a
+    """Boxes: detections of `person_class` (score, zone) are counted. Density: `extras.count` (or a
+    fusion result's `density_count`) for the frame, or `extras.zone_counts[zone_name]` for a zone (a
     frame-wide count would overstate a zone). `auto` follows a fusion result's choice for the zone, else
     uses density when the backend reported a count, else boxes. None: no measurement possible."""
-    extra = result.extra
+    extras = result.extras
     if source == "auto":
-        mode = fused_mode(extra, zone_name)
-        source = "density" if mode == "density" or (mode is None and "count" in extra) else "boxes"
+        mode = fused_mode(extras, zone_name)
+        source = "density" if mode == "density" or (mode is None and extras.count is not None) else "boxes"
     if source == "density":
         if zone_name is None:
-            value = extra.get("count", extra.get("density_count"))
+            value = extras.count if extras.count is not None else extras.density_count
         else:
-            value = (extra.get("zone_counts") or {}).get(zone_name)
+            value = (extras.zone_counts or {}).get(zone_name)
         if value is None:
             return None
         return CountMeasurement(float(value), "density", result.frame.captured_at, area_m2, zone_name)

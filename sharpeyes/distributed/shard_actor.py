@@ -71,7 +71,7 @@ class CameraShard:
                 configs,
                 s.detectors,
                 s.video,
-                engine=self.bus,  # type: ignore[arg-type]  # duck-typed: publishes instead of writing
+                engine=self.bus,  # a ConditionSink: publishes instead of writing
                 directory=self.directory,
                 snapshots=SnapshotStore(s.storage.snapshots_path()),
                 registry=CollectorRegistry(),  # fresh per pipeline: a re-apply registers again

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ def assign(camera_ids: Iterable[str], shards: int) -> dict[int, list[str]]:
     return out
 
 
-def digest(cameras: list[Mapping[str, Any]]) -> str:
+def digest(cameras: Sequence[Mapping[str, Any]]) -> str:
     """A shard's assignment fingerprint: its pipeline restarts only when this changes."""
     blob = json.dumps(sorted(cameras, key=lambda c: str(c["id"])), sort_keys=True, default=str)
     return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()

@@ -27,7 +27,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0 if all(c["ok"] for c in report["checks"]) else 1
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev = sub.add_parser("eval", help="run the detection pipeline over labelled media and score it")
     ev.add_argument("suite", help="suite YAML (e.g. eval/full.yaml)")
     ev.add_argument("--pace", choices=["fast", "live"], help="override the suite's pacing")

@@ -68,10 +68,10 @@ def measure_count(detector: Detector, image: Any, key: str) -> tuple[float, dict
     result = detector.detect([Frame(key, 0, BASE_TS, 0, image)])[0]
     measured = count_people(result, source="auto")
     count = measured.count if measured is not None else 0.0
-    if not isinstance(result.extra.get("fusion"), FusionSwitch):
+    if result.extras.fusion is None or result.extras.density_count is None:
         return count, None
     boxes = count_people(result, source="boxes")
-    density = float(result.extra["density_count"])
+    density = float(result.extras.density_count)
     height, width = image.shape[:2]
     return count, {
         "boxes": boxes.count if boxes is not None else 0.0,

@@ -93,6 +93,46 @@ class _Alerts:
         )
 
 
+def _wait_for_live(pts: float, wall0: float, fps: float) -> bool:
+    """At live pace: sleep until the frame's moment; False for a frame already stale (a live camera would
+    have handed over a newer one)."""
+    ahead = pts - (time.perf_counter() - wall0)
+    if ahead > 0:
+        time.sleep(ahead)
+    return ahead > 0 or -ahead <= 1.0 / fps
+
+
+def _analyse(
+    frame: Frame,
+    groups: Mapping[str, RuleGroup],
+    detectors: Mapping[str, Detector],
+    times: StageTimes,
+    found: _Alerts,
+    pts: float,
+    t0: float,
+) -> None:
+    """Each detector in use on the frame, then its rule group; observations timed from the grab."""
+    for name, group in groups.items():
+        t3 = time.perf_counter()
+        result = detectors[name].detect([frame])[0]
+        t4 = time.perf_counter()
+        _, observations = group.feed(result)
+        t5 = time.perf_counter()
+        times.add(f"detect:{name}", (t4 - t3) * 1000)
+        times.add("rules", (t5 - t4) * 1000)
+        for obs in observations:
+            found.add(obs, pts + (t5 - t0))
+
+
+def _clipped(intervals: list[Any], start: float, end: float) -> tuple[Window, ...]:
+    out = []
+    for iv in intervals:
+        s, e = max(iv.start, start), min(iv.end if iv.end is not None else end, end)
+        if e > s:
+            out.append(Window(iv.kind, s, e))
+    return tuple(out)
+
+
 def run_clip(
     case: ClipCase,
     labels: ClipLabels,
@@ -123,11 +163,8 @@ def run_clip(
             if pts is None or pts >= end:
                 break
             if pace == "live":
-                ahead = pts - (time.perf_counter() - wall0)
-                if ahead > 0:
-                    time.sleep(ahead)
-                elif -ahead > 1.0 / source.fps:
-                    continue  # stale: a live camera would have handed over a newer frame already
+                if not _wait_for_live(pts, wall0, source.fps):
+                    continue
                 t0 = time.perf_counter()
             captured_at = BASE_TS + pts
             if pts >= next_tick:
@@ -146,39 +183,17 @@ def run_clip(
             t1 = time.perf_counter()
             times.add("decode", (t1 - t0) * 1000)
             decision = gate.check(frame, captured_at)
-            t2 = time.perf_counter()
-            times.add("motion_gate", (t2 - t1) * 1000)
-            if not decision.run:
-                continue
-            for name, group in groups.items():
-                t3 = time.perf_counter()
-                result = detectors[name].detect([frame])[0]
-                t4 = time.perf_counter()
-                _, observations = group.feed(result)
-                t5 = time.perf_counter()
-                times.add(f"detect:{name}", (t4 - t3) * 1000)
-                times.add("rules", (t5 - t4) * 1000)
-                for obs in observations:
-                    found.add(obs, pts + (t5 - t0))
+            times.add("motion_gate", (time.perf_counter() - t1) * 1000)
+            if decision.run:
+                _analyse(frame, groups, detectors, times, found, pts, t0)
     finally:
         source.close()
-    watched = frozenset(r.kind for r in cam.rules)
-    clip_end = end
-
-    def clipped(intervals: list[Any]) -> tuple[Window, ...]:
-        out = []
-        for iv in intervals:
-            s, e = max(iv.start, case.start_s), min(iv.end if iv.end is not None else clip_end, clip_end)
-            if e > s:
-                out.append(Window(iv.kind, s, e))
-        return tuple(out)
-
     return ClipOutcome(
         cam.id,
         case.start_s,
-        clip_end,
-        watched,
-        clipped(labels.events),
-        clipped(labels.dont_care),
+        end,
+        frozenset(r.kind for r in cam.rules),
+        _clipped(labels.events, case.start_s, end),
+        _clipped(labels.dont_care, case.start_s, end),
         found.alerts(),
     )

@@ -22,6 +22,7 @@ from sharpeyes.settings import ConfigProblem, _interpolate
 from video.config import VideoConfig
 
 EventKind = Literal["fire", "smoke", "crowd", "gathering"]
+_DEFAULT_KINDS: tuple[EventKind, ...] = ("fire", "smoke", "crowd")
 SYNTHETIC = "synthetic:"
 
 
@@ -109,7 +110,7 @@ class Suite(Strict):
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict)
     video: VideoConfig = VideoConfig()
     match: Match = Match()
-    event_kinds: list[EventKind] = Field(default_factory=lambda: ["fire", "smoke", "crowd"])
+    event_kinds: list[EventKind] = Field(default_factory=lambda: list(_DEFAULT_KINDS))
     clips: list[ClipCase] = Field(default_factory=list)
     counting: CountingCase | None = None
     floors: dict[str, float] = Field(default_factory=dict, description="metric path → minimum")

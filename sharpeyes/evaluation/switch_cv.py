@@ -59,7 +59,7 @@ def leave_one_out(samples: Sequence[SwitchSample], configured: float | None = No
     """LOO and in-sample MAE of the fused count, next to each backend alone and the configured switch."""
     if len(samples) < 2:
         raise ValueError("leave-one-out needs at least 2 samples")
-    folds = []
+    folds: list[dict[str, Any]] = []
     for i, held in enumerate(samples):
         threshold = choose_threshold([s for j, s in enumerate(samples) if j != i])
         estimate = held.fused(threshold)

@@ -322,8 +322,12 @@ SUNSETS: dict[str, SunsetLook] = {
     ),
 }
 
+def _scene(name: str, fn: Callable[[int, np.random.Generator], np.ndarray]) -> Callable[[], SyntheticScene]:
+    return lambda: SyntheticScene(name, 10.0, 200, fn)
+
+
 SCENES: dict[str, Callable[[], SyntheticScene]] = {
-    name: (lambda name=name, fn=fn: SyntheticScene(name, 10.0, 200, fn))
+    name: _scene(name, fn)
     for name, fn in {
         "red_clothing": red_clothing,
         "brake_lights": brake_lights,

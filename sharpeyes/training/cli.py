@@ -47,7 +47,7 @@ def _imgsz(text: str) -> int:
     return value
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tr = sub.add_parser("train", help="train a fire/smoke YOLO model (ultralytics) and export it to ONNX")
     tr.add_argument(
         "data", help="YOLO-format dataset: images/{train,val} + labels/…, or D-Fire's train/, test/"

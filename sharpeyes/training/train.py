@@ -108,6 +108,7 @@ def train(dataset: Dataset, options: TrainOptions) -> TrainResult:
         deterministic=True,
     )
     trainer = model.trainer
+    assert trainer is not None, "ultralytics trained without a trainer"
     weights = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
     metrics = {k: round(float(v), 5) for k, v in (trainer.metrics or {}).items()}
     exported = YOLO(str(weights), task="detect").export(

@@ -25,7 +25,7 @@ from alarms.rules import (
     event_id,
     parse_rules,
 )
-from detectors.types import DetectionResult, Detections
+from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
 
 NAMES = ("person", "fire", "smoke")
@@ -48,14 +48,14 @@ def result(
     """boxes: (class, score, x0) 20×20 boxes."""
     frame = Frame(cam, int(t), t, 0, IMAGE)
     if not boxes:
-        return DetectionResult(frame, Detections.empty(NAMES), "test", 1.0, dict(extra))
+        return DetectionResult(frame, Detections.empty(NAMES), "test", 1.0, DetectionExtras(**extra))
     dets = Detections(
         xyxy=np.array([[x, 0, x + 20, 20] for _, _, x in boxes], np.float32),
         scores=np.array([s for _, s, _ in boxes], np.float32),
         class_ids=np.array([NAMES.index(c) for c, _, _ in boxes]),
         class_names=NAMES,
     )
-    return DetectionResult(frame, dets, "test", 1.0, dict(extra))
+    return DetectionResult(frame, dets, "test", 1.0, DetectionExtras(**extra))
 
 
 class NoArea:

@@ -207,7 +207,7 @@ def test_real_model_behind_the_batcher(media) -> None:
         for camera, path in images.items():
             batcher.submit(media.frame(path, camera))
         results = {r.frame.camera_id: r for r in collect.wait_for(3)}
-    assert {camera: r.extra["batch_size"] for camera, r in results.items()} == {
+    assert {camera: r.extras.batch_size for camera, r in results.items()} == {
         "bus": 3,
         "zidane": 3,
         "street": 3,

@@ -48,10 +48,10 @@ def frame(image: np.ndarray, seq: int = 0) -> Frame:
 def test_sparse_scene_is_counted_by_boxes_and_dense_one_by_density(fused, media) -> None:
     bus, crowd = media.image("images/people/bus.jpg"), media.image("images/crowd/IMG_4.jpg")
     sparse, dense = fused.detect([frame(bus, 1), frame(crowd, 2)])
-    assert sparse.extra["crowd_mode"] == "boxes" and "count" not in sparse.extra  # 132 people/Mpx
+    assert sparse.extras.crowd_mode == "boxes" and sparse.extras.count is None  # 132 people/Mpx
     assert 3 <= count_people(sparse).count <= 5  # 4 people; MCNN-A alone says ~115
-    assert count_people(sparse).method == "boxes" and 50 < sparse.extra["density_count"] < 200
-    assert dense.extra["crowd_mode"] == "density"
+    assert count_people(sparse).method == "boxes" and 50 < sparse.extras.density_count < 200
+    assert dense.extras.crowd_mode == "density"
     assert count_people(dense).method == "density" and 300 < count_people(dense).count < 450  # 413 true
     assert sparse.model == dense.model == "crowd_fusion"
 
@@ -62,7 +62,7 @@ def test_threshold_decides_the_mode(media) -> None:
         (result,) = detector.detect([frame(media.image("images/people/bus.jpg"))])
     finally:
         detector.close()
-    assert result.extra["crowd_mode"] == "density" and count_people(result).method == "density"
+    assert result.extras.crowd_mode == "density" and count_people(result).method == "density"
 
 
 def test_config_needs_a_box_backend_and_a_density_backend(media) -> None:
@@ -95,13 +95,13 @@ def test_each_zone_gets_its_own_backend(fused, media) -> None:
         "stop": PolygonZone([[split, 0], [width, 0], [width, height], [split, height]], (width, height)),
     }
     (result,) = fused.detect([frame(image)])
-    assert result.extra["crowd_mode"] == "density"  # what a per-frame choice would use everywhere
-    counts = {name: z.count_in_density(result.extra["density"]) for name, z in zones.items()}
-    result = replace(result, extra={**result.extra, "zone_counts": counts})
+    assert result.extras.crowd_mode == "density"  # what a per-frame choice would use everywhere
+    counts = {name: z.count_in_density(result.extras.density) for name, z in zones.items()}
+    result = replace(result, extras=replace(result.extras, zone_counts=counts))
     modes, per_mpx = CrowdModes().update(result, zones)  # type: ignore[misc]
     assert modes == {FRAME_KEY: "density", "plaza": "density", "stop": "boxes"}
     assert per_mpx["plaza"] > 400 and per_mpx["stop"] < 150
-    result = replace(result, extra={**result.extra, "crowd_modes": modes})
+    result = replace(result, extras=replace(result.extras, crowd_modes=modes))
     plaza = count_people(result, zone_name="plaza", zone_mask=zones["plaza"].trigger)
     stop = count_people(result, zone_name="stop", zone_mask=zones["stop"].trigger)
     assert plaza is not None and plaza.method == "density" and 300 < plaza.count < 450

@@ -85,7 +85,7 @@ def test_candidates_the_model_does_not_see_are_dropped(media, monkeypatch) -> No
     stand_in = StandIn([(0, 0, w, h, 0.9, 0)])
     results = fused_with(monkeypatch, stand_in).detect(frames)
     assert all(len(r.detections) == 0 for r in results)
-    assert sum(r.extra["fire_fusion"].get("dropped", 0) for r in results) == sum(len(d) for d in alone)
+    assert sum(r.extras.fire_fusion.dropped for r in results) == sum(len(d) for d in alone)
 
 
 def test_candidates_inside_a_model_fire_box_are_kept_with_their_scores(media, monkeypatch) -> None:
@@ -109,7 +109,7 @@ def test_model_runs_only_on_frames_with_candidates(media, monkeypatch) -> None:
     stand_in = StandIn([])
     street = list(media.video(CROSSWALK, every_s=0.2, max_s=4.0))
     results = fused_with(monkeypatch, stand_in).detect(street)
-    assert stand_in.seen == [] and not any(r.extra["fire_fusion"]["model_ran"] for r in results)
+    assert stand_in.seen == [] and not any(r.extras.fire_fusion.model_ran for r in results)
 
 
 def test_overlap_is_containment_not_iou() -> None:
@@ -177,7 +177,7 @@ def test_trained_model_confirms_exactly_the_candidates_it_overlaps(media, tiny_m
             assert kept == bool(overlaps)
             checked += 1
             kept_total += kept
-        assert fused_result.extra["fire_fusion"]["model_ran"] == bool(len(candidates.detections))
+        assert fused_result.extras.fire_fusion.model_ran == bool(len(candidates.detections))
     assert checked >= 5
     assert (kept_total > 0) == (conf < 1e-3), (kept_total, checked)
 
@@ -195,4 +195,4 @@ def test_trained_model_that_sees_nothing_drops_every_candidate(media, tiny_model
     results = fused.detect(frames)
     assert time.perf_counter() - start < 30
     assert all(len(r.detections) == 0 for r in results)
-    assert sum(r.extra["fire_fusion"].get("dropped", 0) for r in results) >= 5
+    assert sum(r.extras.fire_fusion.dropped for r in results) >= 5

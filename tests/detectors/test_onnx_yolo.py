@@ -111,7 +111,7 @@ def test_one_batched_call_matches_frame_by_frame(media, model, options, batch_si
     ]
     together = detector.detect(frames)
     alone = [detector.detect([frame])[0] for frame in frames]
-    assert [r.extra["batch_size"] for r in together] == [batch_size, batch_size]
+    assert [r.extras.batch_size for r in together] == [batch_size, batch_size]
     for a, b in zip(together, alone, strict=True):
         assert a.frame is b.frame
         strong_a, strong_b = a.detections[a.detections.scores > 0.5], b.detections[b.detections.scores > 0.5]

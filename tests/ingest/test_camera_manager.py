@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from ingest import errors
-from ingest.camera import CameraSpec
+from ingest.camera_spec import CameraSpec
 from ingest.manager import CameraManager
 from ingest.types import Frame, StreamHealth, StreamState
 from tests.support.ports import free_port

@@ -12,7 +12,7 @@ import pytest
 
 from ingest import errors
 from ingest.backoff import Backoff, RestartLimiter
-from ingest.camera import CameraSpec
+from ingest.camera_spec import CameraSpec
 from ingest.errors import StreamError, classify
 from ingest.handoff import LatestFrame
 from ingest.health import DownDetector, RateMeter, VideoLossEvent

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.camera import CameraSpec
+from ingest.camera_spec import CameraSpec
 from ingest.manager import CameraManager
 from ingest.types import Frame, StreamState
 from tests.support.rtsp import short_clip, wait_for

@@ -14,7 +14,7 @@ import cv2
 import pytest
 
 from ingest import errors
-from ingest.camera import CameraSpec
+from ingest.camera_spec import CameraSpec
 from ingest.manager import CameraManager
 from ingest.types import StreamHealth, StreamState
 from tests.support.ports import free_port

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest import errors
-from ingest.camera import CameraSpec
+from ingest.camera_spec import CameraSpec
 from ingest.health import VideoLossEvent
 from ingest.manager import CameraManager
 from ingest.types import Frame, StreamHealth, StreamState

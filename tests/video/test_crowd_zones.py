@@ -9,7 +9,7 @@ import pytest
 
 from alarms.grids import Placement
 from detectors.crowd_fusion import FusionSwitch
-from detectors.types import DetectionResult, Detections
+from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
 from sharpeyes.settings import ConfigError, parse_settings
 from video.config import CameraConfig
@@ -32,9 +32,9 @@ def fused_result(seq: int, plaza_people: float, stop_people: float, boxes_left: 
     xyxy = np.array([[x - 5, y - 30, x + 5, y] for x, y in feet], dtype=np.float32).reshape(-1, 4)
     dets = Detections(xyxy, np.full(len(feet), 0.9, np.float32), np.zeros(len(feet), np.int64), ("person",))
     total = plaza_people + stop_people
-    extra = {"density": density, "density_count": total, "fusion": SWITCH, "crowd_mode": "boxes"}
+    extras = DetectionExtras(density=density, density_count=total, fusion=SWITCH, crowd_mode="boxes")
     frame = Frame("CAM-Z", seq, 1000.0 + seq, seq, np.zeros((H, W, 3), np.uint8))
-    return DetectionResult(frame, dets, "crowd_fusion", 1.0, extra)
+    return DetectionResult(frame, dets, "crowd_fusion", 1.0, extras)
 
 
 def group(rules: list[dict]) -> RuleGroup:
@@ -52,16 +52,16 @@ def test_zones_are_counted_by_their_own_backend_with_hysteresis() -> None:
     g = group(rules)
     # plaza: 8 people per 0.02 Mpx = 400/Mpx (dense); stop: 1 = 50/Mpx (sparse); boxes find 3 and 2.
     seen, _ = g.feed(fused_result(1, 8.0, 1.0, 3, 2))
-    assert seen.extra["crowd_modes"] == {"": "boxes", "plaza": "density", "stop": "boxes"}
-    assert seen.extra["crowd_per_mpx"] == pytest.approx({"": 225.0, "plaza": 400.0, "stop": 50.0}, rel=0.02)
+    assert seen.extras.crowd_modes == {"": "boxes", "plaza": "density", "stop": "boxes"}
+    assert seen.extras.crowd_per_mpx == pytest.approx({"": 225.0, "plaza": 400.0, "stop": 50.0}, rel=0.02)
     plaza, stop = (r.rule.measure(seen) for r in g.rules.runners)  # type: ignore[union-attr]
     assert (plaza.method, plaza.count) == ("density", pytest.approx(8.0, rel=0.01))
     assert (stop.method, stop.count) == ("boxes", 2.0)
     # The plaza thins to 4 (200/Mpx): between the thresholds it stays on density; below 150/Mpx it leaves.
     seen, _ = g.feed(fused_result(2, 4.0, 1.0, 3, 2))
-    assert seen.extra["crowd_modes"]["plaza"] == "density"
+    assert seen.extras.crowd_modes["plaza"] == "density"
     seen, _ = g.feed(fused_result(3, 2.0, 1.0, 3, 2))
-    assert seen.extra["crowd_modes"]["plaza"] == "boxes"
+    assert seen.extras.crowd_modes["plaza"] == "boxes"
     assert g.rules.runners[0].rule.measure(seen).count == 3.0  # type: ignore[union-attr]
 
 
