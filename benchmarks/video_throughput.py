@@ -151,23 +151,12 @@ def run_ours(
 ) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
-    from alarms.config import GridConfig, SlaConfig
-    from alarms.delivery.outbox import Routing
-    from alarms.engine import IncidentEngine
-    from alarms.grids import GridDirectory
-    from alarms.metrics import AlarmMetrics
-    from alarms.storage.store import Store
     from detectors.config import OnnxConfig
+    from tests.support.pipeline import incident_engine, video_pipeline
     from video.config import CameraConfig, VideoConfig, builtin_detectors
-    from video.pipeline import VideoPipeline
-    from video.snapshots import SnapshotStore
 
     tmp = Path(tempfile.mkdtemp(prefix="video-bench-"))
-    store = Store(f"sqlite:///{tmp / 'se.db'}")
-    store.migrate()
-    directory = GridDirectory.build([GridConfig(id="G-001", community="C-1", street="S-1")])
-    metrics = AlarmMetrics(CollectorRegistry())
-    engine = IncidentEngine(store, directory, SlaConfig(), Routing([], "se"), metrics)
+    engine, directory = incident_engine(tmp / "se.db")
     declared: dict[str, Any] = {}
     if people == "yolox" and threads is not None:
         builtin = builtin_detectors({"SHARPEYES_ASSETS": str(ASSETS)})["people"]
@@ -199,13 +188,13 @@ def run_ours(
         for i in range(k)
     ]
     registry = CollectorRegistry()
-    pipeline = VideoPipeline(
+    pipeline = video_pipeline(
         cameras,
-        declared,
-        VideoConfig(batcher={"workers": workers}),  # type: ignore[arg-type]
-        engine=engine,
-        directory=directory,
-        snapshots=SnapshotStore(tmp / "snapshots"),
+        engine,
+        directory,
+        tmp / "snapshots",
+        declared=declared,
+        video=VideoConfig(batcher={"workers": workers}),  # type: ignore[arg-type]
         registry=registry,
         env={"SHARPEYES_ASSETS": str(ASSETS)},
     )
@@ -278,7 +267,7 @@ def run_ours(
         )
     finally:
         pipeline.stop()
-        store.close()
+        engine.store.close()
     out["rss_idle_mb"] = rss_idle
     return out
 

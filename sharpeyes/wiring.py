@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from alarms.delivery.http import Endpoint
 from alarms.delivery.outbox import OutboxItem, Routing
-from alarms.delivery.worker import DeliveryWorker, Endpoint, MqttPublish
+from alarms.delivery.worker import DeliveryWorker, MqttPublish
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics

@@ -13,7 +13,7 @@ from typing import Any
 
 from alarms.observations import Observation, ObservationLevel
 from alarms.rules.common import ZoneMask, event_id
-from alarms.rules.measure import CountMeasurement, CountSource, count_people
+from alarms.rules.measure import CountMeasurement, CountSource, count_for_rule
 from detectors.types import DetectionResult
 
 
@@ -107,16 +107,7 @@ class CrowdRule:
         return CrowdState()
 
     def measure(self, result: DetectionResult) -> CountMeasurement | None:
-        c = self.config
-        return count_people(
-            result,
-            source=c.source,
-            zone_mask=self.zone_mask,
-            zone_name=self.zone_name,
-            area_m2=self.area_m2,
-            person_class=c.person_class,
-            min_score=c.min_score,
-        )
+        return count_for_rule(result, self.config, self.zone_mask, self.zone_name, self.area_m2)
 
     def triggers(self, m: CountMeasurement) -> tuple[bool, bool]:
         """(count trigger, density trigger) at the raising level: measure ≥ threshold, people/m² ≥

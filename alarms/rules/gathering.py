@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from alarms.observations import Observation, ObservationLevel
 from alarms.rules.common import ZoneMask, event_id
-from alarms.rules.measure import CountMeasurement, CountSource, count_people
+from alarms.rules.measure import CountMeasurement, CountSource, count_for_rule
 from detectors.types import DetectionResult
 
 
@@ -61,15 +61,7 @@ class GatheringRule:
         return GatheringState()
 
     def measure(self, result: DetectionResult) -> CountMeasurement | None:
-        c = self.config
-        return count_people(
-            result,
-            source=c.source,
-            zone_mask=self.zone_mask,
-            zone_name=self.zone_name,
-            person_class=c.person_class,
-            min_score=c.min_score,
-        )
+        return count_for_rule(result, self.config, self.zone_mask, self.zone_name)
 
     def step(
         self, state: GatheringState, m: CountMeasurement | None, now: float

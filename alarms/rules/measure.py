@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from alarms.rules.common import ZoneMask, apply_zone
 from detectors.types import CrowdMode, DetectionExtras, DetectionResult
@@ -72,3 +72,35 @@ def count_people(
         dets = dets[dets.scores >= min_score]
     dets = apply_zone(dets, zone_mask)
     return CountMeasurement(float(len(dets)), "boxes", result.frame.captured_at, area_m2, zone_name)
+
+
+class PeopleRuleConfig(Protocol):
+    """What a crowd or gathering rule's config says about counting (frozen dataclasses: read-only)."""
+
+    @property
+    def source(self) -> CountSource: ...
+
+    @property
+    def person_class(self) -> str: ...
+
+    @property
+    def min_score(self) -> float: ...
+
+
+def count_for_rule(
+    result: DetectionResult,
+    config: PeopleRuleConfig,
+    zone_mask: ZoneMask | None,
+    zone_name: str | None,
+    area_m2: float | None = None,
+) -> CountMeasurement | None:
+    """The people count a crowd or gathering rule watches, in its zone."""
+    return count_people(
+        result,
+        source=config.source,
+        zone_mask=zone_mask,
+        zone_name=zone_name,
+        area_m2=area_m2,
+        person_class=config.person_class,
+        min_score=config.min_score,
+    )

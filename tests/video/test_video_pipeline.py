@@ -14,38 +14,19 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from alarms.config import GridConfig, SlaConfig
-from alarms.delivery.outbox import Routing
-from alarms.engine import IncidentEngine
-from alarms.grids import GridDirectory, Placement
-from alarms.metrics import AlarmMetrics
-from alarms.storage.schema import incidents
-from alarms.storage.store import Store
+from alarms.grids import Placement
 from detectors.annotate import annotate, encode_jpeg
 from detectors.types import DetectionResult, Detections
 from ingest import errors
 from ingest.types import Frame
+from tests.support.pipeline import incident_engine, incident_rows, video_pipeline
 from tests.support.rtsp import wait_for
 from video.camera_state import CameraState
 from video.config import CameraConfig, VideoConfig
-from video.pipeline import VideoPipeline
 from video.rule_group import RuleGroup
 from video.snapshots import SnapshotStore
 
 PIPELINE_THREADS = ("cam-", "batcher-", "video-alarms")
-
-
-def _engine(db: Path) -> tuple[IncidentEngine, GridDirectory]:
-    store = Store(f"sqlite:///{db}")
-    store.migrate()
-    directory = GridDirectory.build([GridConfig(id="G-001", community="C-1", street="S-1")])
-    metrics = AlarmMetrics(CollectorRegistry())
-    return IncidentEngine(store, directory, SlaConfig(), Routing([], "se"), metrics), directory
-
-
-def _rows(engine: IncidentEngine) -> list[dict]:
-    with engine.store.read() as conn:
-        return [dict(r) for r in conn.execute(select(incidents)).mappings()]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -53,7 +34,7 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(
     tmp_path: Path, assets: Path, workers: int
 ) -> None:
     """`video.batcher.workers`: 2 runs two model instances per detector; the outcome is the same."""
-    engine, directory = _engine(tmp_path / "se.db")
+    engine, directory = incident_engine(tmp_path / "se.db")
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\x00not a video\xff" * 5000)
     cameras = [
@@ -79,21 +60,20 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(
 
     parsed = Settings.model_validate({"detectors": declared}).detectors
     registry = CollectorRegistry()
-    video = VideoPipeline(
+    video = video_pipeline(
         cameras,
-        parsed,
-        VideoConfig(batcher={"workers": workers}),  # type: ignore[arg-type]
-        engine=engine,
-        directory=directory,
-        snapshots=SnapshotStore(tmp_path / "snaps"),
+        engine,
+        directory,
+        tmp_path / "snaps",
+        declared=parsed,
+        video=VideoConfig(batcher={"workers": workers}),  # type: ignore[arg-type]
         registry=registry,
-        env={},
     )
     video.start()
     try:
         batchers = [t.name for t in threading.enumerate() if t.name.startswith("batcher-")]
         assert len(batchers) == workers, batchers  # the broken detector has none
-        assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 15, 0.1)
+        assert wait_for(lambda: any(r["category"] == "fire" for r in incident_rows(engine)), 15, 0.1)
         assert wait_for(lambda: video.status()[2].last_error is not None, 5)  # JUNK
         status = {c.id: c.model_dump() for c in video.status()}
     finally:
@@ -104,7 +84,7 @@ def test_file_cameras_to_incidents_with_broken_parts_isolated(
     left = [t.name for t in threading.enumerate() if t.name.startswith(PIPELINE_THREADS)]
     assert left == [], f"threads left running: {left}"
 
-    [fire] = [r for r in _rows(engine) if r["category"] == "fire"]
+    [fire] = [r for r in incident_rows(engine) if r["category"] == "fire"]
     assert (fire["source_kind"], fire["source_id"], fire["grid_id"]) == ("camera", "ROOM", "G-001")
     name = fire["evidence"]["snapshot"]
     jpeg = SnapshotStore(tmp_path / "snaps").resolve(*name.split("/"))
@@ -203,7 +183,7 @@ def test_snapshot_of_a_camera_with_a_detect_stream_is_drawn_on_the_main_stream(
 ) -> None:
     """Detection runs on the 384×216 sub-stream; the evidence picture is the 768×432 main stream (decoded
     in full here: a keyframe-only main stream is seconds apart from the analysed frame, see below)."""
-    engine, directory = _engine(tmp_path / "se.db")
+    engine, directory = incident_engine(tmp_path / "se.db")
     main = assets / "video" / "fire_room_getty.mp4"  # 768×432
     sub = _low_res_copy(main, tmp_path / "sub.mp4", (384, 216), 6.0)
     cam = CameraConfig(
@@ -214,22 +194,18 @@ def test_snapshot_of_a_camera_with_a_detect_stream_is_drawn_on_the_main_stream(
         grid="G-001",
         rules=[{"kind": "fire"}],  # type: ignore[list-item]
     )
-    video = VideoPipeline(
+    video = video_pipeline(
         [cam],
-        {},
-        VideoConfig(),
-        engine=engine,
-        directory=directory,
-        snapshots=SnapshotStore(tmp_path / "snaps"),
-        registry=CollectorRegistry(),
-        env={},
+        engine,
+        directory,
+        tmp_path / "snaps",
     )
     video.start()
     try:
-        assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 15, 0.1)
+        assert wait_for(lambda: any(r["category"] == "fire" for r in incident_rows(engine)), 15, 0.1)
     finally:
         video.stop()
-    [fire] = [r for r in _rows(engine) if r["category"] == "fire"]
+    [fire] = [r for r in incident_rows(engine) if r["category"] == "fire"]
     jpeg = SnapshotStore(tmp_path / "snaps").resolve(*fire["evidence"]["snapshot"].split("/"))
     assert jpeg is not None
     image = cv2.imdecode(np.frombuffer(jpeg.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
@@ -260,24 +236,20 @@ def test_observations_confirm_and_clear_the_cameras_incident(tmp_path: Path) -> 
     from alarms.storage.schema import timeline
     from video.pipeline import _Seen
 
-    engine, directory = _engine(tmp_path / "se.db")
+    engine, directory = incident_engine(tmp_path / "se.db")
     cam = CameraConfig(id="C", url="/a.mp4", grid="G-001", rules=[{"kind": "smoke"}])  # type: ignore[list-item]
-    video = VideoPipeline(
+    video = video_pipeline(
         [cam],
-        {},
-        VideoConfig(),
-        engine=engine,
-        directory=directory,
-        snapshots=SnapshotStore(tmp_path / "snaps"),
-        registry=CollectorRegistry(),
-        env={},
+        engine,
+        directory,
+        tmp_path / "snaps",
     )
     group = video.cameras["C"].groups["fire"]
     now = time.time()
     for i, level in enumerate(ObservationLevel):  # suspected, confirmed, cleared
         obs = Observation(f"cam:C:smoke:{level}", "C", "smoke", "G-001", now + i, level, 0.8, rule="smoke")
         video._observed(_Seen(obs, None, group))
-    [row] = _rows(engine)
+    [row] = incident_rows(engine)
     assert (row["category"], row["certainty"], row["state"], row["trigger_count"]) == (
         "smoke",
         "Observed",
@@ -319,7 +291,7 @@ def test_hung_detector_is_replaced_and_detection_resumes(
         return Hangs(detector) if len(builds) == 1 else detector
 
     monkeypatch.setattr(video_module, "build_detector", build)
-    engine, directory = _engine(tmp_path / "se.db")
+    engine, directory = incident_engine(tmp_path / "se.db")
     cameras = [
         CameraConfig(
             id="ROOM",
@@ -329,19 +301,17 @@ def test_hung_detector_is_replaced_and_detection_resumes(
         )
     ]
     registry = CollectorRegistry()
-    video = VideoPipeline(
+    video = video_pipeline(
         cameras,
-        {},
-        VideoConfig(detector_hang_s=0.5, detector_restart_every_s=0, rules_tick_s=0.2),
-        engine=engine,
-        directory=directory,
-        snapshots=SnapshotStore(tmp_path / "snaps"),
+        engine,
+        directory,
+        tmp_path / "snaps",
+        video=VideoConfig(detector_hang_s=0.5, detector_restart_every_s=0, rules_tick_s=0.2),
         registry=registry,
-        env={},
     )
     video.start()
     try:
-        assert wait_for(lambda: any(r["category"] == "fire" for r in _rows(engine)), 20, 0.1)
+        assert wait_for(lambda: any(r["category"] == "fire" for r in incident_rows(engine)), 20, 0.1)
         status = video.status()[0].detectors["fire"].model_dump()
     finally:
         release.set()
