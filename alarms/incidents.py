@@ -6,22 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from alarms.lifecycle import ACTIVE_STATES, ESCALATION_LEVELS, State, allowed_actions
-from alarms.timefmt import iso
-
-_TIME_FIELDS = (
-    "created_at",
-    "updated_at",
-    "ack_deadline",
-    "close_deadline",
-    "acknowledged_at",
-    "dispatched_at",
-    "started_at",
-    "resolved_at",
-    "closed_at",
-    "evaluated_at",
-    "last_trigger_at",
-)
+from alarms.contracts import IncidentBody
+from alarms.lifecycle import ACTIVE_STATES, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +59,6 @@ class Incident:
         return State(self.state) in ACTIVE_STATES
 
     def public(self, now: float) -> dict[str, Any]:
-        """JSON-ready view for the API, webhooks and MQTT; deadlines are judged at `now`."""
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "open_key"}
-        for name in _TIME_FIELDS:
-            out[name] = iso(getattr(self, name))
-        out["escalation_to"] = ESCALATION_LEVELS[self.escalation_level]
-        out["allowed_actions"] = allowed_actions(self.state)
-        out["ack_overdue"] = self.acknowledged_at is None and self.active and now > self.ack_deadline
-        done_at = self.closed_at or self.resolved_at
-        out["close_overdue"] = done_at is None and self.active and now > self.close_deadline
-        return out
+        """JSON-ready view for the API, webhooks, MQTT and the live push: the `IncidentBody` contract
+        (docs/schemas/incident.v1.json) dumped; deadlines are judged at `now`."""
+        return IncidentBody.from_incident(self, now).model_dump(mode="json")

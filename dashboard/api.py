@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from alarms.contracts import IncidentBody
 from alarms.delivery.outbox import OutboxItem
 from alarms.devices import list_devices
 from alarms.engine import BadRequest, IncidentNotFound
+from alarms.incidents import Incident
 from alarms.kpis import kpis
 from alarms.lifecycle import TRANSITIONS, InvalidTransition
 from alarms.queries import (
@@ -27,6 +29,15 @@ from alarms.queries import (
 from alarms.timefmt import iso
 from dashboard.auth import CurrentPrincipal, Operator, Principal, Supervisor, still_signed_in
 from dashboard.live import sse
+from dashboard.responses import (
+    Delivery,
+    DeliveryList,
+    DeviceList,
+    IncidentDetail,
+    IncidentList,
+    Kpis,
+    media,
+)
 from dashboard.schemas import ActionBody, OptionalRowId, RowId
 from dashboard.services import Services
 
@@ -42,7 +53,7 @@ Svc = Annotated[Services, Depends(services)]
 Epoch = Annotated[float | None, Query(ge=0, le=253402300799, description="Unix time in seconds")]
 
 
-def _visible(svc: Services, principal: Principal, incident_id: int):  # type: ignore[no-untyped-def]
+def _visible(svc: Services, principal: Principal, incident_id: int) -> Incident:
     try:
         inc = svc.engine.get(incident_id)
     except IncidentNotFound:
@@ -52,7 +63,7 @@ def _visible(svc: Services, principal: Principal, incident_id: int):  # type: ig
     return inc
 
 
-@router.get("/incidents")
+@router.get("/incidents", response_model=IncidentList)
 def get_incidents(
     svc: Svc,
     principal: CurrentPrincipal,
@@ -73,7 +84,7 @@ def get_incidents(
     return {"items": [r.public(now) for r in rows], "count": len(rows)}
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
 def get_incident(incident_id: RowId, svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
     inc = _visible(svc, principal, incident_id)
     with svc.store.read() as conn:
@@ -89,7 +100,7 @@ def get_incident(incident_id: RowId, svc: Svc, principal: CurrentPrincipal) -> d
     return out
 
 
-@router.post("/incidents/{incident_id}/{action}")
+@router.post("/incidents/{incident_id}/{action}", response_model=IncidentBody)
 async def act(
     incident_id: RowId, action: str, body: ActionBody, svc: Svc, principal: Operator
 ) -> dict[str, Any]:
@@ -121,7 +132,7 @@ async def act(
     return inc.public(svc.clock())
 
 
-@router.get("/devices")
+@router.get("/devices", response_model=DeviceList)
 def get_devices(svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
     """Devices in the caller's grids; devices in no grid (unknown to the config) only to unscoped callers."""
     with svc.store.read() as conn:
@@ -152,7 +163,7 @@ def _delivery_out(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/deliveries")
+@router.get("/deliveries", response_model=DeliveryList)
 def get_deliveries(
     svc: Svc,
     principal: CurrentPrincipal,
@@ -167,7 +178,7 @@ def get_deliveries(
     return {"items": [_delivery_out(r) for r in rows], "count": len(rows)}
 
 
-@router.post("/deliveries/{delivery_id}/retry")
+@router.post("/deliveries/{delivery_id}/retry", response_model=Delivery)
 async def retry_delivery(delivery_id: RowId, svc: Svc, principal: Supervisor) -> dict[str, Any]:
     def requeue() -> dict[str, Any] | None:
         with svc.store.write() as conn:
@@ -183,17 +194,28 @@ async def retry_delivery(delivery_id: RowId, svc: Svc, principal: Supervisor) ->
     return _delivery_out({k: v for k, v in row.items() if k != "payload"})
 
 
-@router.get("/kpis")
-def get_kpis(svc: Svc, principal: CurrentPrincipal, since: Epoch = None, until: Epoch = None):  # type: ignore[no-untyped-def]
+@router.get("/kpis", response_model=Kpis)
+def get_kpis(
+    svc: Svc, principal: CurrentPrincipal, since: Epoch = None, until: Epoch = None
+) -> dict[str, Any]:
     with svc.store.read() as conn:
-        rows = kpi_rows(conn, principal.scope, since, until)
+        rows: list[Mapping[str, Any]] = list(kpi_rows(conn, principal.scope, since, until))
     return {"since": iso(since), "until": iso(until), **kpis(rows, svc.clock())}
 
 
 SESSION_RECHECK_S = 5.0
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses=media(
+        "text/event-stream",
+        "Server-sent events: `incident` (data: {type, action, incident, committed_at}, the incident as in "
+        "docs/schemas/incident.v1.json) and `resync`; comments as keep-alives.",
+        binary=False,
+    ),
+)
 async def events(request: Request, svc: Svc, principal: CurrentPrincipal) -> StreamingResponse:
     """Server-sent events: one `incident` event per committed change the principal may see, and `resync`
     when this process may have missed changes (the page reloads its lists)."""

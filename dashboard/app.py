@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -18,6 +18,7 @@ from dashboard.auth import CurrentPrincipal
 from dashboard.body_limit import BodyLimit
 from dashboard.docs import install_docs
 from dashboard.errors import install_error_handlers
+from dashboard.responses import Readiness, media
 from dashboard.security_headers import SecurityHeaders
 from dashboard.services import Runtime
 from dashboard.signin import SignIn
@@ -62,8 +63,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Liveness only: the process answers. Says nothing about dependencies."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
-    async def readyz(request: Request, _: CurrentPrincipal) -> JSONResponse:
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: a check failed."}},
+    )
+    async def readyz(request: Request, response: Response, _: CurrentPrincipal) -> Readiness:
         svc = request.app.state.services
 
         def db_ok() -> bool:
@@ -75,11 +80,15 @@ def create_app(runtime: Runtime) -> FastAPI:
                 return False
 
         checks = {"database": await run_in_threadpool(db_ok), **svc.readiness()}
-        return JSONResponse(
-            {"ready": all(checks.values()), "checks": checks}, 200 if all(checks.values()) else 503
-        )
+        ready = all(checks.values())
+        response.status_code = 200 if ready else 503
+        return Readiness(ready=ready, checks=checks)
 
-    @app.get("/metrics", response_class=PlainTextResponse)  # documented as text, which it is
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses=media("text/plain", "Prometheus text exposition format.", binary=False),
+    )
     def metrics(request: Request, _: CurrentPrincipal) -> Response:
         return Response(generate_latest(request.app.state.services.registry), media_type=CONTENT_TYPE_LATEST)
 

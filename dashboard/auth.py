@@ -4,6 +4,7 @@ SHA-256 is kept in memory, and comparison is by digest lookup, never by a timing
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -79,7 +80,9 @@ def still_signed_in(request: Request) -> bool:
     return bool(token) and signin.sessions.resolve(token) is not None
 
 
-def require(role: str):  # type: ignore[no-untyped-def]
+def require(role: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets `role` or higher through (403 otherwise)."""
+
     def check(principal: CurrentPrincipal) -> Principal:
         if not principal.at_least(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {role} or higher")

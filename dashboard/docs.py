@@ -20,11 +20,11 @@ def install_docs(app: FastAPI) -> None:
     """Call on an app created with docs_url, redoc_url and openapi_url set to None."""
     app.mount(ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).with_name("static")), name="docs")
 
-    @app.get("/openapi.json", include_in_schema=False)
+    @app.get("/openapi.json", include_in_schema=False, response_class=JSONResponse)
     def openapi(_: CurrentPrincipal) -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def docs(_: CurrentPrincipal) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",

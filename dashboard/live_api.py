@@ -15,6 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.auth import Admin, CurrentPrincipal, Principal, still_signed_in
+from dashboard.responses import Detections, LiveStatus, WebRtcAnswer, media
 from dashboard.services import Services
 from dashboard.webrtc import NoLiveSource, ViewerLimit, WebRtcHub
 
@@ -49,7 +50,7 @@ def _hub(svc: Services) -> WebRtcHub:
     return svc.live
 
 
-@router.post("/cameras/{camera_id}/webrtc")
+@router.post("/cameras/{camera_id}/webrtc", response_model=WebRtcAnswer)
 async def webrtc_offer(camera_id: str, offer: Offer, svc: Svc, principal: CurrentPrincipal) -> dict[str, str]:
     """The browser's SDP offer in, our answer out (no trickle ICE: loopback and LAN gather at once)."""
     _visible(svc, principal, camera_id)
@@ -83,7 +84,7 @@ async def webrtc_close(camera_id: str, peer_id: str, svc: Svc, principal: Curren
     return Response(status_code=204)
 
 
-@router.get("/live")
+@router.get("/live", response_model=LiveStatus, response_model_exclude_unset=True)
 def live_status(svc: Svc, _: Admin) -> dict[str, Any]:
     """Peers, viewers and sources (which cameras are re-encoded), for operations; no URLs."""
     return svc.live.status() if svc.live is not None else {"enabled": False}
@@ -98,7 +99,11 @@ def _jpeg(image: Any, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
-@router.get("/cameras/{camera_id}/frame.jpg")
+@router.get(
+    "/cameras/{camera_id}/frame.jpg",
+    response_class=Response,
+    responses=media("image/jpeg", "The camera's newest decoded frame as a JPEG (not cached)."),
+)
 async def latest_picture(camera_id: str, svc: Svc, principal: CurrentPrincipal) -> Response:
     """The camera's newest decoded frame: the last fallback, refreshed by the page."""
     _visible(svc, principal, camera_id)
@@ -110,7 +115,14 @@ async def latest_picture(camera_id: str, svc: Svc, principal: CurrentPrincipal) 
     return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store"})
 
 
-@router.get("/cameras/{camera_id}/mjpeg")
+@router.get(
+    "/cameras/{camera_id}/mjpeg",
+    response_class=StreamingResponse,
+    responses=media(
+        f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        "Motion JPEG: one image/jpeg part per new frame until the client goes away or signs out.",
+    ),
+)
 async def mjpeg(
     camera_id: str,
     request: Request,
@@ -154,7 +166,7 @@ async def mjpeg(
     )
 
 
-@router.get("/cameras/{camera_id}/detections")
+@router.get("/cameras/{camera_id}/detections", response_model=Detections, response_model_exclude_unset=True)
 def detections(camera_id: str, svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
     """The newest detector result for the overlay: boxes in frame pixels, with the frame size."""
     _visible(svc, principal, camera_id)

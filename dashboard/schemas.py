@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from alarms.contracts import Disposition
 
 # Database row ids fit a signed 64-bit integer; anything larger is a 422, not a driver overflow (a 500).
 MAX_ROW_ID = 2**63 - 1
@@ -21,7 +23,7 @@ class ActionBody(BaseModel):
         None, max_length=64, description="the person acting, recorded after the token name"
     )
     assignee: str | None = Field(None, max_length=128, description="dispatch: who is sent")
-    disposition: Literal["false_alarm", "test", "duplicate", "handled", "other"] | None = None
+    disposition: Disposition | None = None
     evaluation: dict[str, Any] | None = None
     merged_into: int | None = Field(None, ge=1, le=MAX_ROW_ID)
     expected_version: int | None = Field(

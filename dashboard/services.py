@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 
-from alarms.delivery.worker import DeliveryWorker
+from alarms.delivery.port import OutboxDelivery
 from alarms.engine import IncidentEngine
 from alarms.storage.store import Store
 from dashboard.auth import TokenBook
@@ -43,7 +43,7 @@ class VideoView(Protocol):
 class Services:
     store: Store
     engine: IncidentEngine
-    delivery: DeliveryWorker
+    delivery: OutboxDelivery  # DeliveryWorker in process, QueuedDelivery with `delivery.via: queue`
     hub: LiveHub
     tokens: TokenBook
     registry: CollectorRegistry

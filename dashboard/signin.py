@@ -16,6 +16,7 @@ from alarms.storage.store import Store
 from dashboard.auth import CurrentPrincipal, Principal
 from dashboard.config import SessionConfig
 from dashboard.ratelimit import RateLimiter
+from dashboard.responses import Me
 from dashboard.sessions import Session, SessionStore, csrf_ok
 from dashboard.users import LoginOutcome, UserStore
 
@@ -85,7 +86,7 @@ def _me(principal: Principal, csrf: str | None) -> dict[str, Any]:
     }
 
 
-@router.post("/login")
+@router.post("/login", response_model=Me)
 async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     signin = _signin(request)
     origin = request.headers.get("origin")
@@ -134,7 +135,7 @@ async def logout(request: Request, _: CurrentPrincipal) -> Response:
     return response
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     session = getattr(request.state, "session", None)
     return _me(principal, session.csrf if session is not None else None)

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope as AsgiScope
 
 from dashboard.auth import CurrentPrincipal
+from dashboard.responses import GridList
 
 STATIC = Path(__file__).with_name("static")
 
@@ -47,17 +48,17 @@ def _page(name: str) -> FileResponse:
     return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
 
-@router.get("/")
+@router.get("/", response_class=RedirectResponse)
 def root() -> RedirectResponse:
     return RedirectResponse("/ui/", status_code=303)
 
 
-@router.get("/login")
+@router.get("/login", response_class=FileResponse)
 def login_page() -> FileResponse:
     return _page("login.html")
 
 
-@router.get("/ui/")
+@router.get("/ui/", response_class=FileResponse)
 async def operator_page(request: Request) -> Response:
     """Signed-in users get the page; everyone else is sent to sign in (the page's data needs a session)."""
     signin = getattr(request.app.state, "signin", None)
@@ -67,12 +68,12 @@ async def operator_page(request: Request) -> Response:
     return _page("index.html")
 
 
-@router.get("/ui")
+@router.get("/ui", response_class=RedirectResponse)
 def operator_page_slash() -> RedirectResponse:
     return RedirectResponse("/ui/", status_code=307)
 
 
-@router.get("/api/grids", include_in_schema=True, tags=["map"])
+@router.get("/api/grids", include_in_schema=True, tags=["map"], response_model=GridList)
 def grids(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """The grids the caller may see, with their outline for the map and their place in the hierarchy."""
     directory = request.app.state.services.engine.directory

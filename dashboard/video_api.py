@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from alarms.engine import IncidentNotFound
 from dashboard.auth import CurrentPrincipal, Principal
+from dashboard.responses import media
 from dashboard.schemas import RowId
 from dashboard.services import Services, VideoView
 from video.status import CameraStatus
@@ -50,20 +51,19 @@ def get_cameras(svc: Svc, principal: CurrentPrincipal) -> CameraList:
     """Every camera the caller may see, with stream health (URLs redacted)."""
     if svc.video is None:
         return CameraList(items=[], count=0)
-    items = [
-        c
-        for c in svc.video.status()
-        if c.street_id and principal.scope.allows(c.street_id, c.grid_id)
-    ]
+    items = [c for c in svc.video.status() if c.street_id and principal.scope.allows(c.street_id, c.grid_id)]
     return CameraList(items=items, count=len(items))
 
 
-@router.get("/snapshots/{camera_id}/{filename}")
+JPEG = media("image/jpeg", "The JPEG evidence picture (private, cacheable for an hour).")
+
+
+@router.get("/snapshots/{camera_id}/{filename}", response_class=FileResponse, responses=JPEG)
 def get_snapshot(camera_id: str, filename: str, svc: Svc, principal: CurrentPrincipal) -> FileResponse:
     return _jpeg(_video(svc), principal, camera_id, filename)
 
 
-@router.get("/incidents/{incident_id}/snapshot")
+@router.get("/incidents/{incident_id}/snapshot", response_class=FileResponse, responses=JPEG)
 async def get_incident_snapshot(
     incident_id: RowId, svc: Svc, principal: CurrentPrincipal, level: str | None = None
 ) -> FileResponse:

@@ -36,7 +36,7 @@ def _track_class() -> type:
     from aiortc import MediaStreamTrack
     from aiortc.mediastreams import MediaStreamError
 
-    class PacketTrack(MediaStreamTrack):  # type: ignore[misc]
+    class PacketTrack(MediaStreamTrack):
         """A video track whose frames are already-encoded H.264 packets (aiortc packetises them as-is)."""
 
         kind = "video"
