@@ -28,7 +28,7 @@ from alarms.queries import (
 )
 from alarms.timefmt import iso
 from dashboard.auth import CurrentPrincipal, Operator, Principal, Supervisor, still_signed_in
-from dashboard.live import sse
+from dashboard.incident_push import sse
 from dashboard.responses import (
     Delivery,
     DeliveryList,

@@ -34,8 +34,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
-            if svc.live is not None:  # peer connections first: they read from the cameras
-                await svc.live.aclose()
+            if svc.live_video is not None:  # peer connections first: they read from the cameras
+                await svc.live_video.aclose()
             await runtime.stop()
 
     app = FastAPI(

@@ -45,9 +45,9 @@ def _visible(svc: Services, principal: Principal, camera_id: str) -> None:
 
 
 def _hub(svc: Services) -> WebRtcHub:
-    if svc.live is None or not svc.live.enabled:
+    if svc.live_video is None or not svc.live_video.enabled:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "WebRTC live view is off; use MJPEG")
-    return svc.live
+    return svc.live_video
 
 
 @router.post("/cameras/{camera_id}/webrtc", response_model=WebRtcAnswer)
@@ -87,7 +87,7 @@ async def webrtc_close(camera_id: str, peer_id: str, svc: Svc, principal: Curren
 @router.get("/live", response_model=LiveStatus, response_model_exclude_unset=True)
 def live_status(svc: Svc, _: Admin) -> dict[str, Any]:
     """Peers, viewers and sources (which cameras are re-encoded), for operations; no URLs."""
-    return svc.live.status() if svc.live is not None else {"enabled": False}
+    return svc.live_video.status() if svc.live_video is not None else {"enabled": False}
 
 
 def _jpeg(image: Any, quality: int = 80) -> bytes:

@@ -15,7 +15,7 @@ from alarms.engine import IncidentEngine
 from alarms.storage.store import Store
 from dashboard.auth import TokenBook
 from dashboard.config import AuthConfig, LiveVideoConfig
-from dashboard.live import LiveHub
+from dashboard.incident_push import PushHub
 from dashboard.webrtc import WebRtcHub
 from ingest.types import Frame
 from video.status import CameraStatus
@@ -44,14 +44,14 @@ class Services:
     store: Store
     engine: IncidentEngine
     delivery: OutboxDelivery  # DeliveryWorker in process, QueuedDelivery with `delivery.via: queue`
-    hub: LiveHub
+    hub: PushHub
     tokens: TokenBook
     registry: CollectorRegistry
     readiness: Callable[[], dict[str, bool]] = field(default=dict)
     clock: Callable[[], float] = time.time
     video: VideoView | None = None
     auth: AuthConfig = field(default_factory=AuthConfig)  # session cookie and lockout settings
-    live: WebRtcHub | None = None  # WebRTC live view (None without cameras)
+    live_video: WebRtcHub | None = None  # WebRTC live view (None without cameras)
     live_config: LiveVideoConfig = field(default_factory=LiveVideoConfig)
 
 

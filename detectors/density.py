@@ -19,7 +19,7 @@ import numpy as np
 
 from detectors.base import register
 from detectors.config import DensityConfig
-from detectors.runtime import Session, open_session
+from detectors.inference_session import Session, open_session
 from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
 

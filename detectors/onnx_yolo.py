@@ -21,8 +21,8 @@ from detectors.base import register
 from detectors.boxes import LetterboxTransform, letterbox, nms
 from detectors.classes import COCO_CLASSES, ClassMapper
 from detectors.config import OnnxConfig
+from detectors.inference_session import Session, open_session
 from detectors.onnx_graph import dequantize_dynamic_int8, make_input_dynamic, yolov8_raw_head
-from detectors.runtime import Session, open_session
 from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
 

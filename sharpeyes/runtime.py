@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from alarms.devices import ensure_devices
 from alarms.engine import Change
-from dashboard.live import LiveHub, incident_events
+from dashboard.incident_push import PushHub, incident_events
 from dashboard.services import Services
-from jetstream.live_relay import LiveRelay
+from jetstream.push_relay import PushRelay
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.broker import EmbeddedBroker
 from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
@@ -93,11 +93,11 @@ class LocalRuntime:
         )
         queued = api is not None and api.queued_delivery
         self.delivery = build_delivery(settings, env, core, self.listener.publish, clock, queued)
-        self.hub = LiveHub()
+        self.hub = PushHub()
         self.relay = (
             None
             if api is None
-            else LiveRelay(settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry)
+            else PushRelay(settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry)
         )
         self.broker = (
             EmbeddedBroker(settings.mqtt.host, settings.mqtt.port) if settings.mqtt.embedded else None
@@ -117,7 +117,7 @@ class LocalRuntime:
             clock=clock,
             auth=settings.auth,
             video=view,
-            live=build_live_view(settings, self.video),
+            live_video=build_live_view(settings, self.video),
             live_config=settings.live_video,
         )
         self._ticker: asyncio.Task[None] | None = None

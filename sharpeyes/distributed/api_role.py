@@ -2,7 +2,7 @@
 
 Several API processes may serve the page behind one address; each one's live stream must show every
 committed change, whether its own engine (buttons, operator actions, deadline ticks) or another process (the
-engine role, another API process) made it. The runtime's LiveRelay publishes this process's changes and feeds
+engine role, another API process) made it. The runtime's PushRelay publishes this process's changes and feeds
 the others' into its hub.
 """
 

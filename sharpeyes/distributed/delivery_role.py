@@ -23,7 +23,7 @@ from jetstream.delivery_queue import (
     ensure_delivery_stream,
     publish_outbox,
 )
-from jetstream.live_relay import LiveRelay
+from jetstream.push_relay import PushRelay
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 from sharpeyes.wiring import build_core, build_delivery_worker
@@ -57,7 +57,7 @@ async def run_delivery(
         await asyncio.to_thread(store.migrate)
     await asyncio.to_thread(engine.warm_up)
     nc = await connect(cfg, env, name=f"sharpeyes-delivery-{os.getpid()}")
-    relay = LiveRelay(cfg, env=env, name="delivery", registry=registry)  # dispatch status repaints pages
+    relay = PushRelay(cfg, env=env, name="delivery", registry=registry)  # dispatch status repaints pages
     await relay.start(nc)
     engine.subscribe_batch(relay.publish_changes)
     js = nc.jetstream()

@@ -21,9 +21,9 @@ from alarms.engine import IncidentEngine
 from alarms.storage.store import Store
 from jetstream.connection import connect
 from jetstream.delivery_queue import DeliveryPublisher, ensure_delivery_stream, publish_outbox
-from jetstream.live_relay import LiveRelay
 from jetstream.observation_consumer import ObservationConsumer
 from jetstream.observations import ensure_stream
+from jetstream.push_relay import PushRelay
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
 from sharpeyes.wiring import build_core
@@ -53,7 +53,7 @@ async def run_engine(
         await asyncio.to_thread(store.migrate)
     await asyncio.to_thread(engine.warm_up)
     nc = await connect(cfg, env, name=f"sharpeyes-engine-{os.getpid()}")
-    relay = LiveRelay(cfg, env=env, name="engine", registry=registry)  # to every API process's live stream
+    relay = PushRelay(cfg, env=env, name="engine", registry=registry)  # to every API process's live stream
     await relay.start(nc)
     engine.subscribe_batch(relay.publish_changes)
     js = nc.jetstream()

@@ -25,7 +25,7 @@ from alarms.storage.schema import outbox
 from alarms.storage.store import Store
 from dashboard.app import create_app
 from dashboard.auth import Principal, TokenBook
-from dashboard.live import LiveHub
+from dashboard.incident_push import PushHub
 from dashboard.services import Services
 from ingest.types import PanicSignal, SignalKind
 
@@ -92,7 +92,7 @@ class FakeRuntime:
             store=self.store,
             engine=self.engine,
             delivery=self.delivery,
-            hub=LiveHub(),
+            hub=PushHub(),
             tokens=TokenBook.build(list(TOKENS.values())),
             registry=self.registry,
             readiness=lambda: {"mqtt": self.mqtt_ready},

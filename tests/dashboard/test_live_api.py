@@ -153,7 +153,7 @@ def test_mjpeg_streams_jpeg_parts_at_a_limited_rate(served: Served) -> None:
 
 
 def test_webrtc_plays_caps_viewers_and_closes_on_leave(served: Served) -> None:
-    hub = served.runtime.services.live
+    hub = served.runtime.services.live_video
     assert hub is not None
 
     async def scenario() -> None:
@@ -182,7 +182,7 @@ def test_webrtc_plays_caps_viewers_and_closes_on_leave(served: Served) -> None:
 
 
 def test_shutdown_closes_peer_connections_and_threads(served: Served) -> None:
-    hub = served.runtime.services.live
+    hub = served.runtime.services.live_video
     assert hub is not None
     pcs: list[Any] = []
 

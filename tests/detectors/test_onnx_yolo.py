@@ -11,9 +11,9 @@ import pytest
 from detectors.base import build_detector
 from detectors.boxes import letterbox, nms
 from detectors.config import parse_detector_config
+from detectors.inference_session import open_session
 from detectors.onnx_graph import make_input_dynamic, yolov8_raw_head
 from detectors.onnx_yolo import OnnxYoloDetector, _Yolov8Decoder, _Yolov8RawDecoder
-from detectors.runtime import open_session
 from detectors.types import Detections
 
 YOLOX = "weights/yolox_nano.onnx"

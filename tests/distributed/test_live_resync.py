@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from dashboard.live import LiveHub
+from dashboard.incident_push import PushHub
 from jetstream.config import DistributedConfig
-from jetstream.live_relay import LiveRelay
+from jetstream.push_relay import PushRelay
 from tests.support.nats_server import NatsServer
 
 
 def test_reconnected_relay_tells_the_pages_to_reload(nats_server: NatsServer, tmp_path: Path) -> None:
     async def body() -> None:
-        hub = LiveHub()
+        hub = PushHub()
         hub.bind(asyncio.get_running_loop())
         sub = hub.subscribe()
-        relay = LiveRelay(DistributedConfig(nats_url=nats_server.url), hub=hub, name="api")
+        relay = PushRelay(DistributedConfig(nats_url=nats_server.url), hub=hub, name="api")
         await relay.start()
         await asyncio.wait_for(relay.connected.wait(), 10)
         assert sub.queue.empty() and relay.resyncs == 0, "a first connection is no resync"

@@ -1,9 +1,9 @@
-"""Live push across processes: every committed incident change reaches every API process's live stream.
+"""Incident push across processes: every committed incident change reaches every API process's live stream.
 
 An engine commits in whichever process applied the observation, button press or operator action; the page's
 SSE stream (`/api/events`) is served by whichever API process the browser reached. Each process therefore
-publishes its committed changes (the same JSON its own LiveHub gets) on one core NATS subject, and every API
-process feeds what the others published into its LiveHub. Core NATS, not JetStream: live push is a hint to
+publishes its committed changes (the same JSON its own PushHub gets) on one core NATS subject, and every API
+process feeds what the others published into its PushHub. Core NATS, not JetStream: live push is a hint to
 repaint, the incidents themselves are read from PostgreSQL, so an event lost while a process reconnects is
 seen on the next reload or poll, never lost from the record. When an API process's connection comes back it
 tells its pages to reload (a `resync` event), so what was missed meanwhile is on screen at once.
@@ -25,14 +25,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from alarms.engine import Change
-from dashboard.live import LiveHub, incident_events
+from dashboard.incident_push import PushHub, incident_events
 from jetstream.config import DistributedConfig
 from jetstream.connection import connect
 
 log = logging.getLogger(__name__)
 
 
-class LiveRelay:
+class PushRelay:
     """Publishes this process's changes; feeds `hub` (when given) with every other process's changes.
 
     `publish_changes` is an engine batch listener (engine thread); the NATS client lives on the event loop
@@ -42,7 +42,7 @@ class LiveRelay:
     def __init__(
         self,
         cfg: DistributedConfig,
-        hub: LiveHub | None = None,
+        hub: PushHub | None = None,
         env: Mapping[str, str] | None = None,
         name: str = "live",
         registry: CollectorRegistry | None = None,

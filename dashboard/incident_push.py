@@ -1,4 +1,4 @@
-"""Live push: every committed incident change fans out to connected clients (SSE today, the operator
+"""Incident push: every committed incident change fans out to connected clients (SSE today, the operator
 page tomorrow). Slow clients lose their oldest events rather than slowing anyone else."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Subscriber:
     dropped: int = 0
 
 
-class LiveHub:
+class PushHub:
     def __init__(self, max_queue: int = 1000) -> None:
         self._subs: set[Subscriber] = set()
         self._max_queue = max_queue
