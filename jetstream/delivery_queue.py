@@ -148,7 +148,6 @@ class DeliveryQueueConsumer:
     def __init__(
         self,
         js: Any,
-        worker: DeliveryWorker,
         publisher: DeliveryPublisher,
         *,
         stream: str,
@@ -162,7 +161,7 @@ class DeliveryQueueConsumer:
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.js = js
-        self.worker = worker
+        self._worker: DeliveryWorker | None = None  # handed to run(): the worker settles through us
         self.publisher = publisher
         self.stream = stream
         self.durable = durable
@@ -204,8 +203,9 @@ class DeliveryQueueConsumer:
                 f"{SUBJECT_ROOT}.{priority}.>", durable=durable, stream=self.stream, config=config
             )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """One pull loop per priority until `stop`."""
+    async def run(self, stop: asyncio.Event, worker: DeliveryWorker) -> None:
+        """One pull loop per priority into `worker` until `stop`."""
+        self._worker = worker
         if not self._subs:
             await self.subscribe()
         await asyncio.gather(*(self._pull(p, stop) for p in PRIORITIES))
@@ -242,7 +242,8 @@ class DeliveryQueueConsumer:
             items.append(replace(item, attempts=item.attempts + delivered - 1))
         self.taken += len(items)
         self.counter.labels("taken").inc(len(items))
-        self.worker.submit(items)
+        assert self._worker is not None, "take() before run()"
+        self._worker.submit(items)
 
     # ----- Settler ---------------------------------------------------------------------------------------
     async def settled(self, batch: list[Outcome], recorded: bool) -> None:

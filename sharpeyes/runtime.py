@@ -18,7 +18,6 @@ from alarms.devices import ensure_devices
 from alarms.engine import Change
 from dashboard.incident_push import PushHub, incident_events
 from dashboard.services import Services
-from jetstream.push_relay import PushRelay
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.broker import EmbeddedBroker
 from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
@@ -29,6 +28,7 @@ from sharpeyes.wiring import (
     build_delivery,
     build_live_view,
     build_presence,
+    build_push_relay,
     build_tokens,
     build_video,
 )
@@ -72,6 +72,7 @@ class LocalRuntime:
         self.settings, self.clock, self.tick_s = settings, clock, tick_s
         self.freeze_gc = freeze_gc  # the service process does; tests that build many runtimes do not
         self.registry = registry or CollectorRegistry()
+        self.gc_pauses = GcPauses(self.registry)
         core = build_core(settings, self.registry, clock)
         self.store, self.directory, self.metrics, self.engine = (
             core.store,
@@ -79,31 +80,21 @@ class LocalRuntime:
             core.metrics,
             core.engine,
         )
-        self.gc_pauses = GcPauses(self.registry)
         self.presence = build_presence(settings, core, clock)
         self.uses_mqtt = api is None or api.uses_mqtt
+        from_ingest = api is not None and api.buttons_from_ingest
         self.listener = build_button_listener(
-            settings,
-            env,
-            core,
-            self.presence,
-            self.registry,
-            clock,
-            subscribe_buttons=api is None or not api.buttons_from_ingest,
+            settings, env, core, self.presence, self.registry, clock, subscribe_buttons=not from_ingest
         )
         queued = api is not None and api.queued_delivery
         self.delivery = build_delivery(settings, env, core, self.listener.publish, clock, queued)
         self.hub = PushHub()
-        self.relay = (
-            None
-            if api is None
-            else PushRelay(settings.distributed, hub=self.hub, env=env, name="api", registry=self.registry)
-        )
+        self.relay = None if api is None else build_push_relay(settings, env, self.hub, self.registry)
         self.broker = (
             EmbeddedBroker(settings.mqtt.host, settings.mqtt.port) if settings.mqtt.embedded else None
         )
         self.engine.subscribe_batch(self._on_changes)
-        if self.relay is not None:  # other processes' live streams get this one's changes
+        if self.relay is not None:  # other processes' incident push gets this one's changes
             self.engine.subscribe_batch(self.relay.publish_changes)
         self.video, view = build_video(settings, core, self.registry, env, api.shard_cameras if api else None)
         self.services = Services(

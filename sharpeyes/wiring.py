@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from alarms.delivery.http import Endpoint
 from alarms.delivery.outbox import OutboxItem, Routing
-from alarms.delivery.worker import DeliveryWorker, MqttPublish
+from alarms.delivery.worker import DeliveryWorker, MqttPublish, Settler
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
@@ -21,10 +21,12 @@ from alarms.presence import PresenceMonitor
 from alarms.queries import Scope
 from alarms.storage.store import Store
 from dashboard.auth import Principal, TokenBook
+from dashboard.incident_push import PushHub
 from dashboard.services import VideoView
 from dashboard.webrtc import WebRtcHub
 from ingest.button_payload import Reject
 from ingest.mqtt_client import ButtonListener
+from jetstream.push_relay import PushRelay
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.settings import Settings
 from video.camera_view import ShardedCameraView
@@ -133,6 +135,7 @@ def build_delivery_worker(
     clock: Clock = time.time,
     sweep_s: float = 1.0,
     stranded_after_s: float = 30.0,
+    settler: Settler | None = None,
 ) -> DeliveryWorker:
     """The sender (webhooks, MQTT notices) with its dead letter raised as an incident of its own."""
     engine = core.engine
@@ -150,6 +153,7 @@ def build_delivery_worker(
         clock=clock,
         sweep_s=sweep_s,
         stranded_after_s=stranded_after_s,
+        settler=settler,
     )
 
 
@@ -192,6 +196,13 @@ def build_video(
     if shard_cameras:
         return None, ShardedCameraView(shard_cameras, core.directory, snapshots)
     return None, None
+
+
+def build_push_relay(
+    settings: Settings, env: Mapping[str, str], hub: PushHub, registry: CollectorRegistry
+) -> PushRelay:
+    """`--role api`: this process's incident changes to the others, and theirs into its hub."""
+    return PushRelay(settings.distributed, hub=hub, env=env, name="api", registry=registry)
 
 
 def build_live_view(settings: Settings, video: VideoPipeline | None) -> WebRtcHub | None:

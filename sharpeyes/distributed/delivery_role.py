@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -26,7 +27,7 @@ from jetstream.delivery_queue import (
 from jetstream.push_relay import PushRelay
 from sharpeyes.distributed.role_process import run_until_signal
 from sharpeyes.settings import Settings
-from sharpeyes.wiring import build_core, build_delivery_worker
+from sharpeyes.wiring import Core, build_core, build_delivery_worker
 
 log = logging.getLogger(__name__)
 
@@ -49,45 +50,37 @@ async def run_delivery(
     """Until `stop`; returns the consumer (its counters) for tests and logs."""
     env = os.environ if env is None else env
     cfg = settings.distributed
-    dcfg = cfg.delivery
     registry = CollectorRegistry() if registry is None else registry
     core = build_core(settings, registry)
-    store, engine = core.store, core.engine
     if migrate:
-        await asyncio.to_thread(store.migrate)
-    await asyncio.to_thread(engine.warm_up)
+        await asyncio.to_thread(core.store.migrate)
+    await asyncio.to_thread(core.engine.warm_up)
     nc = await connect(cfg, env, name=f"sharpeyes-delivery-{os.getpid()}")
     relay = PushRelay(cfg, env=env, name="delivery", registry=registry)  # dispatch status repaints pages
     await relay.start(nc)
-    engine.subscribe_batch(relay.publish_changes)
-    js = nc.jetstream()
-    await ensure_delivery_stream(js, dcfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
-    publisher = DeliveryPublisher(js, dcfg.stream, registry=registry)
-    publisher.bind(asyncio.get_running_loop())
-    publish_outbox(engine, publisher)  # a dead letter's alarm incident has outbox rows of its own
+    core.engine.subscribe_batch(relay.publish_changes)
+    consumer = await _queue_consumer(settings, nc.jetstream(), core, registry)
     password = env.get(settings.mqtt.password_env) if settings.mqtt.password_env else None
     mqtt = MqttPublisher(settings.mqtt, password)
     mqtt.start()
     worker = build_delivery_worker(
-        settings, env, core, mqtt.publish, sweep_s=sweep_s, stranded_after_s=dcfg.stranded_after_s
+        settings,
+        env,
+        core,
+        mqtt.publish,
+        sweep_s=sweep_s,
+        stranded_after_s=cfg.delivery.stranded_after_s,
+        settler=consumer,
     )
-    consumer = DeliveryQueueConsumer(
-        js,
-        worker,
-        publisher,
-        stream=dcfg.stream,
-        durable=dcfg.consumer,
-        ack_wait_s=ack_wait_for(settings),
-        max_deliver=dcfg.max_deliver,
-        backoff_s=dcfg.backoff_s,
-        registry=registry,
-    )
-    worker.settler = consumer
-    await consumer.subscribe()
     await worker.start()
-    log.info("delivery consuming %s/%s-{life,std} from %s", dcfg.stream, dcfg.consumer, cfg.nats_url)
+    log.info(
+        "delivery consuming %s/%s-{life,std} from %s",
+        cfg.delivery.stream,
+        cfg.delivery.consumer,
+        cfg.nats_url,
+    )
     try:
-        await consumer.run(stop)
+        await consumer.run(stop, worker)
     finally:
         await worker.stop()  # records what finished; unsettled messages come back after ack_wait
         mqtt.stop()
@@ -96,7 +89,32 @@ async def run_delivery(
             await nc.flush(timeout=2)
         with contextlib.suppress(Exception):
             await nc.close()
-        store.close()
+        core.store.close()
+    return consumer
+
+
+async def _queue_consumer(
+    settings: Settings, js: Any, core: Core, registry: CollectorRegistry
+) -> DeliveryQueueConsumer:
+    """The work queue's stream, its publisher (a dead letter's alarm incident has outbox rows of its own)
+    and the subscribed consumer that settles what the worker records."""
+    cfg = settings.distributed
+    dcfg = cfg.delivery
+    await ensure_delivery_stream(js, dcfg.stream, cfg.stream_replicas, cfg.duplicate_window_s)
+    publisher = DeliveryPublisher(js, dcfg.stream, registry=registry)
+    publisher.bind(asyncio.get_running_loop())
+    publish_outbox(core.engine, publisher)
+    consumer = DeliveryQueueConsumer(
+        js,
+        publisher,
+        stream=dcfg.stream,
+        durable=dcfg.consumer,
+        ack_wait_s=ack_wait_for(settings),
+        max_deliver=dcfg.max_deliver,
+        backoff_s=dcfg.backoff_s,
+        registry=registry,
+    )
+    await consumer.subscribe()
     return consumer
 
 
