@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ingest.button_payload import Reject, parse_message
 from ingest.config import MqttConfig
+from ingest.mqtt_callbacks import OnDisconnect
 from ingest.types import PanicSignal
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def configure_client(client: mqtt.Client, cfg: MqttConfig, password: str | None)
         client.tls_insecure_set(cfg.tls.insecure)
 
 
-class ButtonListener:
+class ButtonListener(OnDisconnect):
     def __init__(
         self,
         cfg: MqttConfig,
@@ -177,14 +178,7 @@ class ButtonListener:
             "MQTT connected to %s:%s, subscribed to %s", self.cfg.host, self.cfg.port, [t for t, _ in subs]
         )
 
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        _flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        _props: Properties | None = None,
-    ) -> None:
+    def _connection_lost(self, reason_code: ReasonCode) -> None:
         self._connected.clear()
         self.connected_gauge.set(0)
         if reason_code != 0 and not self._refused_last:  # a refusal was already reported

@@ -17,12 +17,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.config import MqttConfig
+from ingest.mqtt_callbacks import OnDisconnect
 from ingest.mqtt_client import MqttUnavailable, configure_client
 
 log = logging.getLogger(__name__)
 
 
-class MqttPublisher:
+class MqttPublisher(OnDisconnect):
     def __init__(self, cfg: MqttConfig, password: str | None, client_id: str | None = None) -> None:
         self.cfg = cfg
         # Its own id: sharing the listener's would make the broker drop one of the two connections.
@@ -75,14 +76,7 @@ class MqttPublisher:
         self._down_logged = False
         log.info("MQTT publisher connected to %s:%s", self.cfg.host, self.cfg.port)
 
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        _flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        _props: Properties | None = None,
-    ) -> None:
+    def _connection_lost(self, reason_code: ReasonCode) -> None:
         if reason_code != 0 and not self._down_logged:
             self._down_logged = True
             log.warning(

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from ingest.button_message import ButtonMessage
 from ingest.button_payload import Reject, parse_message
 from ingest.config import MqttConfig
+from ingest.mqtt_callbacks import OnDisconnect
 from ingest.mqtt_client import LogOnce, configure_client
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 Publish = Callable[[ButtonMessage], Awaitable[bool]]  # True stored, False a repeat; raises when not stored
 
 
-class SharedButtonListener:
+class SharedButtonListener(OnDisconnect):
     """One MQTT 5 client in the shared group; an asyncio worker publishes and acks in arrival order."""
 
     def __init__(
@@ -182,14 +183,7 @@ class SharedButtonListener:
         self._set_connected(True)
         log.info("MQTT 5 %s subscribed to %s", self.client_id, self.topics)
 
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        _flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        _props: Properties | None = None,
-    ) -> None:
+    def _connection_lost(self, reason_code: ReasonCode) -> None:
         self._set_connected(False)
         if reason_code != 0 and not self._stop.is_set():
             log.warning("MQTT %s lost its connection (%s); reconnecting", self.client_id, reason_code)
