@@ -27,9 +27,10 @@ from alarms.incident_writer import Change, IncidentNotFound, IncidentWriter
 from alarms.incidents import Incident
 from alarms.metrics import AlarmMetrics
 from alarms.operator_actions import ActionRequest, BadRequest, apply_action
+from alarms.storage.port import Database
 from alarms.storage.rows import by_name
 from alarms.storage.schema import incidents, seen_events
-from alarms.storage.store import StorageError, Store
+from alarms.storage.store import StorageError
 from alarms.storage.unit_of_work import UnitOfWork
 from alarms.triggers import Trigger
 from ingest.types import PanicSignal, SignalKind
@@ -49,7 +50,7 @@ class IncidentEngine:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         directory: GridDirectory,
         sla: SlaConfig,
         routing: Routing,

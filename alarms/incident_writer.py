@@ -21,9 +21,9 @@ from alarms.delivery.outbox import OutboxItem, Routing
 from alarms.incidents import Incident
 from alarms.lifecycle import State
 from alarms.metrics import AlarmMetrics
+from alarms.storage.port import Database
 from alarms.storage.rows import by_name
 from alarms.storage.schema import incidents, seen_events
-from alarms.storage.store import Store
 from alarms.storage.unit_of_work import StaleIncident, UnitOfWork
 from alarms.triggers import Trigger
 
@@ -53,7 +53,7 @@ class IncidentWriter:
     """Opens and updates incidents inside a :class:`UnitOfWork`; every change gets its timeline entry and
     outbox rows in the same transaction. Not thread-safe by itself: the store's write lock serialises it."""
 
-    def __init__(self, store: Store, sla: SlaConfig, routing: Routing, metrics: AlarmMetrics) -> None:
+    def __init__(self, store: Database, sla: SlaConfig, routing: Routing, metrics: AlarmMetrics) -> None:
         self.store = store
         self.sla = sla
         self.routing = routing

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from alarms.delivery.http import Endpoint, WebhookClient
 from alarms.delivery.outbox import OutboxItem
 from alarms.metrics import AlarmMetrics
+from alarms.storage.port import Database
 from alarms.storage.rows import by_name
 from alarms.storage.schema import incidents, outbox
-from alarms.storage.store import Store
 
 # Endpoint lives in alarms.delivery.http; callers that build workers import it from here as well.
 __all__ = [
@@ -68,7 +68,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         endpoints: dict[str, Endpoint],
         metrics: AlarmMetrics,
         mqtt_publish: MqttPublish | None = None,
