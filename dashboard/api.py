@@ -38,7 +38,7 @@ from dashboard.responses import (
     Kpis,
     media,
 )
-from dashboard.schemas import ActionBody, OptionalRowId, RowId
+from dashboard.schemas import MAX_ROW_ID, ActionBody, OptionalRowId, RowId
 from dashboard.services import Services
 
 router = APIRouter(prefix="/api")
@@ -75,7 +75,7 @@ def get_incidents(
     since: Epoch = None,
     until: Epoch = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,  # past int64 the database overflows
 ) -> dict[str, Any]:
     f = IncidentFilter(state, category, grid, street, active, since, until, limit, offset)
     with svc.store.read() as conn:
