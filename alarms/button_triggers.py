@@ -41,7 +41,7 @@ def button_trigger(sig: PanicSignal, placement: Placement) -> Trigger | None:
         placement=placement,
         ts=sig.received_at,
         note=f"{sig.kind.value} seq={sig.seq}",
-        evidence={"last_seq": sig.seq, "device_ts": sig.device_ts},
+        evidence={"last_seq": sig.seq, "last_boot": sig.boot, "device_ts": sig.device_ts},
         source_ts=sig.device_ts,
         status=str(sig.extra.get("status", "Actual")),
         event_id=sig.event_id,

@@ -152,6 +152,7 @@ class IncidentEngine:
             if sig.event_id not in fresh:
                 self.metrics.duplicates.inc()
                 outcomes.append("duplicate")
+                changes.extend(self._receipt_again(uow, sig))
                 continue
             fresh.discard(sig.event_id)  # a second copy in the same batch is a duplicate too
             outcomes.append("stored")
@@ -178,6 +179,36 @@ class IncidentEngine:
                 )
             )
         return changes
+
+    def _receipt_again(self, uow: UnitOfWork, sig: PanicSignal) -> list[Change]:
+        """A press sent again means its pole heard no receipt (the firmware contract, docs/mqtt/BUTTONS.md):
+        the receipt again, for the button's SOS incident (open, or else its latest)."""
+        if sig.kind is not SignalKind.PRESS:
+            return []
+        incident = self.writer.active(uow, sos_key(sig.button_id)) or self._latest_sos(uow, sig.button_id)
+        if incident is None:
+            return []
+        now = self.clock()
+        rows = self.routing.receipt_rows(incident.public(now), sig.seq, sig.boot, now)
+        return [Change(incident, "receipt", uow.add_outbox(rows))]
+
+    def _latest_sos(self, uow: UnitOfWork, button_id: str) -> Incident | None:
+        uow.flush()
+        row = (
+            uow.conn.execute(
+                select(incidents)
+                .where(
+                    incidents.c.source_kind == "button",
+                    incidents.c.source_id == button_id,
+                    incidents.c.category == "sos",
+                )
+                .order_by(incidents.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else Incident.from_row(by_name(row))
 
     def _note_cancel(self, uow: UnitOfWork, sig: PanicSignal) -> Change | None:
         """A cancel from the button goes on the timeline; only an operator closes the incident."""

@@ -115,6 +115,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--publishers", type=int, default=4, help="MQTT connections the presses are spread over")
     ap.add_argument("--storage", default=None, help="storage URL (default: a fresh SQLite file)")
+    ap.add_argument(
+        "--sqlite-synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="storage.sqlite_synchronous: full (default, on disk before the PUBACK) or normal",
+    )
     ap.add_argument("--per-second", action="store_true", help="also print p50/p99 for each second of load")
     args = ap.parse_args()
 
@@ -130,9 +136,11 @@ def main() -> int:
     cfg = write_config(
         cfg_path, mqtt_port=broker.port, webhook_url=receiver.url, db=tmp / "bench.db", extra=extra
     )
-    if args.storage:
-        cfg["storage"] = {"url": args.storage}
-        cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    cfg["storage"] = {
+        "url": args.storage or cfg["storage"]["url"],
+        "sqlite_synchronous": args.sqlite_synchronous,
+    }
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
     service = Service(cfg_path, cfg, tmp / "service.log").start()
 
     sent: dict[tuple[str, int], float] = {}
@@ -200,6 +208,7 @@ def main() -> int:
     print(
         f"sharpeyes SOS latency: {args.buttons} buttons, {args.rate:.0f} presses/s for {args.seconds:.0f} s "
         f"({total} presses, published in {publish_s:.2f} s), storage {cfg['storage']['url'].split(':')[0]}"
+        + (f" synchronous={args.sqlite_synchronous}" if cfg["storage"]["url"].startswith("sqlite") else "")
     )
     print(summary("floor: publish → paho sub", floor_ms))
     print(summary("press → webhook received", lat_ms))

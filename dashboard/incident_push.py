@@ -68,6 +68,7 @@ def incident_events(changes: Iterable[Change], now: float) -> list[dict[str, Any
     return [
         {"type": "incident", "action": c.action, "incident": c.view or c.incident.public(now)}
         for c in changes
+        if c.action != "receipt"  # a receipt sent again to a pole: nothing an operator sees changed
     ]
 
 

@@ -35,6 +35,13 @@ class MqttConfig(Strict):
         "sharpeyes-engine", description="fixed, so the persistent session survives restarts"
     )
     keepalive_s: int = Field(30, ge=5)
+    reconnect_max_s: int = Field(
+        1,
+        ge=1,
+        le=120,
+        description="longest wait between reconnect attempts: 1 means back within about a second of the "
+        "broker, however long it was away (an attempt against a down broker is one refused TCP connect)",
+    )
     max_payload_bytes: int = Field(4096, ge=64)
     shared_group: str | None = Field(None, description="MQTT 5 shared-subscription group for scale-out")
 

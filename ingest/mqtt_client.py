@@ -52,6 +52,8 @@ class LogOnce:
 
 
 def configure_client(client: mqtt.Client, cfg: MqttConfig, password: str | None) -> None:
+    """Credentials, TLS and reconnect pacing, the same for every client of ours."""
+    client.reconnect_delay_set(min_delay=1, max_delay=cfg.reconnect_max_s)
     if cfg.username:
         client.username_pw_set(cfg.username, password)
     if cfg.tls.enabled:
@@ -116,7 +118,6 @@ class ButtonListener(OnDisconnect):
         )
         configure_client(client, cfg, password)
         client.manual_ack_set(True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -30,7 +30,6 @@ class MqttPublisher(OnDisconnect):
         cid = client_id or f"{cfg.client_id}-publisher-{os.getpid()}"
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, clean_session=True)
         configure_client(client, cfg, password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self.client = client

@@ -68,7 +68,7 @@ def build_tokens(settings: Settings, env: Mapping[str, str]) -> TokenBook:
 
 
 def build_core(settings: Settings, registry: CollectorRegistry, clock: Clock = time.time) -> Core:
-    store = Store(settings.storage.url)
+    store = Store(settings.storage.url, sqlite_synchronous=settings.storage.sqlite_synchronous)
     directory = build_directory(settings)
     metrics = AlarmMetrics(registry)
     engine = IncidentEngine(

@@ -159,8 +159,39 @@ class Routing:
                 "payload": body,
             }
         )
-        if incident["source_kind"] == "button" and action in ("acknowledge", "dispatch"):
-            ack = {
+        ack = self._button_ack(incident, action, now)
+        if ack is not None:
+            rows.append({**base, **ack})
+        return rows
+
+    def receipt_rows(self, incident: dict[str, Any], seq: int, boot: int, now: float) -> list[dict[str, Any]]:
+        """A press the button sent again (it heard no receipt): the receipt again, for the incident it
+        belongs to. No incident change, so nothing else leaves."""
+        return [
+            {
+                "incident_id": incident["id"],
+                "event_type": "button.received",
+                "life_safety": True,
+                "created_at": now,
+                "source_ts": None,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                **self._ack_row(incident["source_id"], _receipt(incident, seq, boot, now)),
+            }
+        ]
+
+    def _button_ack(self, incident: dict[str, Any], action: str, now: float) -> dict[str, Any] | None:
+        """What the pole hears on its ack topic: `received` once a press is stored (the firmware stops
+        re-sending it), then `acknowledged` and `dispatched` as operators act."""
+        if incident["source_kind"] != "button":
+            return None
+        if action in ("created", "retrigger") and incident["category"] == "sos":
+            evidence = incident.get("evidence") or {}
+            body = _receipt(incident, evidence.get("last_seq"), evidence.get("last_boot", 0), now)
+        elif action in ("acknowledge", "dispatch"):
+            body = {
+                "type": "acknowledged" if action == "acknowledge" else "dispatched",
                 "incident_id": incident["id"],
                 "state": incident["state"],
                 "ts": iso(now),
@@ -169,16 +200,30 @@ class Routing:
                 if action == "acknowledge"
                 else "Police are on their way",
             }
-            rows.append(
-                {
-                    **base,
-                    "msg_id": _msg_id(),
-                    "channel": "mqtt",
-                    "target": f"{self.prefix}/buttons/{incident['source_id']}/ack",
-                    "payload": dumps(ack),
-                }
-            )
-        return rows
+        else:
+            return None
+        return self._ack_row(incident["source_id"], body)
+
+    def _ack_row(self, button_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "msg_id": _msg_id(),
+            "channel": "mqtt",
+            "target": f"{self.prefix}/buttons/{button_id}/ack",
+            "payload": dumps(body),
+        }
+
+
+def _receipt(incident: dict[str, Any], seq: Any, boot: Any, now: float) -> dict[str, Any]:
+    return {
+        "type": "received",
+        "seq": seq,
+        "boot": boot,
+        "incident_id": incident["id"],
+        "state": incident["state"],
+        "ts": iso(now),
+        "message_zh": "报警已送达",
+        "message_en": "Alarm received",
+    }
 
 
 def _msg_id() -> str:

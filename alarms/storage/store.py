@@ -8,13 +8,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+SqliteSynchronous = Literal["full", "normal"]
+
+
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, synchronous: SqliteSynchronous) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    # FULL: the WAL is fsynced at each commit (one per group commit), so what the broker was PUBACKed is on
+    # disk; NORMAL survives a process crash but leaves the last commits to the next checkpoint's fsync.
+    cur.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.execute("PRAGMA foreign_keys=ON")
     # No checkpoint inside a commit: it stalled the press path for tens of ms several times a second.
@@ -76,14 +82,16 @@ class Checkpointer:
                 log.warning("SQLite checkpoint failed: %s", exc)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, sqlite_synchronous: SqliteSynchronous = "full") -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, poolclass=NullPool if not path else None, connect_args={"timeout": 5})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(
+            engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, sqlite_synchronous)
+        )
         # SQLite: let SQLAlchemy's BEGIN take the write lock up front, so readers never deadlock a writer.
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -100,10 +108,12 @@ class Store:
     """Owns the engine. Writes are serialised by one lock: SQLite allows one writer, and the engine's
     read-modify-write of an incident must not interleave with another on the same row."""
 
-    def __init__(self, url: str, checkpoint_every_s: float = 0.2) -> None:
+    def __init__(
+        self, url: str, checkpoint_every_s: float = 0.2, sqlite_synchronous: SqliteSynchronous = "full"
+    ) -> None:
         self.url = normalise_url(url)
         self.checkpoint_every_s = checkpoint_every_s
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, sqlite_synchronous)
         self.write_lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
         self._checkpointer_lock = threading.Lock()
@@ -124,8 +134,25 @@ class Store:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
+        """Bring the schema to head, then say loudly if commits are not durable on this server."""
         with self.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "head")
+        self.check_durability()
+
+    def check_durability(self) -> bool:
+        """PostgreSQL with `synchronous_commit` off acknowledges a commit before it is on disk: a press
+        acked to its button could be lost to a server crash. Logged as an error (once, at start)."""
+        if self.dialect != "postgresql":
+            return True
+        with self.engine.connect() as conn:
+            setting = str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+        if setting == "off":
+            log.error(
+                "PostgreSQL synchronous_commit is off: a committed press can be lost to a server crash "
+                "after its button was acknowledged; turn it on for the sharpeyes database"
+            )
+            return False
+        return True
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

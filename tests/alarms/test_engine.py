@@ -68,8 +68,14 @@ def test_repeated_seq_is_a_duplicate(rig, delay: float) -> None:  # type: ignore
     rig.clock.advance(delay)
     assert rig.press(seq=7) is None  # a QoS 1 redelivery or a repeated seq
     assert rig.engine.get(inc.id) == inc
-    assert rig.outbox_rows() == outbox_before
     assert rig.timeline(inc.id) == timeline_before
+    # only the receipt again: the pole re-sends until it hears it (docs/mqtt/BUTTONS.md)
+    outbox_after = rig.outbox_rows()
+    assert outbox_after[: len(outbox_before)] == outbox_before
+    [receipt] = outbox_after[len(outbox_before) :]
+    assert (receipt["channel"], receipt["target"]) == ("mqtt", f"{PREFIX}/buttons/B-001/ack")
+    body = json.loads(receipt["payload"])
+    assert (body["type"], body["seq"], body["incident_id"]) == ("received", 7, inc.id)
     assert rig.registry.get_sample_value("sharpeyes_duplicate_events_total") == 1.0
 
 
@@ -185,6 +191,7 @@ def test_outbox_rows_per_action(
     inc = _one(rig.press(seq=1))
     created = rig.outbox_rows(inc.id)
     assert _targets(created) == [
+        ("mqtt", f"{PREFIX}/buttons/B-001/ack", "incident.created"),  # `received`: the press is stored
         ("mqtt", f"{PREFIX}/incidents/G-001", "incident.created"),
         ("webhook", "opsroom", "incident.created"),
         ("webhook", "police", "incident.created"),
@@ -252,7 +259,10 @@ def test_change_is_what_was_stored(rig) -> None:  # type: ignore[no-untyped-def]
 def test_no_webhooks_configured(make_rig) -> None:  # type: ignore[no-untyped-def]
     rig = make_rig(webhooks=[])
     [change] = rig.press(seq=1)
-    assert _targets(change.outbox) == [("mqtt", f"{PREFIX}/incidents/G-001", "incident.created")]
+    assert _targets(change.outbox) == [
+        ("mqtt", f"{PREFIX}/buttons/B-001/ack", "incident.created"),
+        ("mqtt", f"{PREFIX}/incidents/G-001", "incident.created"),
+    ]
     assert rig.engine.get(change.incident.id).dispatch_status == "none"
 
 

@@ -186,9 +186,15 @@ def test_api_runtime_does_not_subscribe_when_ingest_takes_the_buttons(
 
     def start(subscribe: bool) -> ButtonListener:
         listener = ButtonListener(
-            cfg, None, lambda _b: True, on_signal, lambda *_: None, lambda *_: None, CollectorRegistry()
+            cfg,
+            None,
+            lambda _b: True,
+            on_signal,
+            lambda *_: None,
+            lambda *_: None,
+            CollectorRegistry(),
+            subscribe_buttons=subscribe,
         )
-        listener.subscribe_buttons = subscribe
         listener.start()
         assert listener.wait_connected(10)
         return listener

@@ -70,14 +70,22 @@ def test_press_becomes_signed_webhook_listed_incident_and_button_ack(tmp_path, m
         assert receiver.bad_signatures == 0
         listed = svc.get("/api/incidents").json()["items"]
         assert [i["id"] for i in listed] == [inc["id"]]
+        # the pole hears that its press is stored, and again when it re-sends it (firmware contract)
+        assert _wait(lambda: len(acks.messages) == 1)
+        button.send("B-001", seq=7)
+        assert _wait(lambda: len(acks.messages) == 2)
+        for receipt in acks.messages:
+            assert receipt["type"] == "received" and receipt["seq"] == 7 and receipt["incident_id"] == inc["id"]
+            assert receipt["message_zh"] == "报警已送达"
 
         r = svc.post(f"/api/incidents/{inc['id']}/acknowledge", {"note": "seen", "actor": "王"})
         assert r.status_code == 200 and r.json()["state"] == "acknowledged"
-        assert _wait(lambda: len(acks.messages) == 1)
+        assert _wait(lambda: len(acks.messages) == 3)
         r = svc.post(f"/api/incidents/{inc['id']}/dispatch", {"note": "patrol car 3", "assignee": "unit-3"})
         assert r.json()["state"] == "dispatched"
-        assert _wait(lambda: len(acks.messages) == 2)
-        assert [a["state"] for a in acks.messages] == ["acknowledged", "dispatched"]
+        assert _wait(lambda: len(acks.messages) == 4)
+        assert [a["type"] for a in acks.messages[2:]] == ["acknowledged", "dispatched"]
+        assert [a["state"] for a in acks.messages[2:]] == ["acknowledged", "dispatched"]
         assert svc.post(f"/api/incidents/{inc['id']}/close", {}).status_code == 409
         detail = svc.get(f"/api/incidents/{inc['id']}").json()
         assert [t["action"] for t in detail["timeline"]] == ["created", "acknowledge", "dispatch"]
@@ -86,6 +94,8 @@ def test_press_becomes_signed_webhook_listed_incident_and_button_ack(tmp_path, m
         metrics = svc.get("/metrics").text
         assert "sharpeyes_press_to_incident_seconds_count 1.0" in metrics
         assert 'sharpeyes_mqtt_messages_total{outcome="stored"} 1.0' in metrics
+        assert 'sharpeyes_mqtt_messages_total{outcome="duplicate"} 1.0' in metrics
+        assert len(_created(receiver.received)) == 1  # the re-sent press opened nothing
     finally:
         button.close()
         acks.close()

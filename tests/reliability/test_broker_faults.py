@@ -51,6 +51,7 @@ def test_broker_unreachable_for_30s(tmp_path: Path, mosquitto: Mosquitto, receiv
         assert during > 0
         assert result.lost_in_store == [] and result.twice_in_store == [] and result.not_delivered == []
         assert proxy.refused > 0  # the service kept trying while it was cut off
+        assert reconnect_s <= 3.0, f"ready again {reconnect_s:.1f} s after the broker was back"
     finally:
         load.stop()
         service.kill9()
