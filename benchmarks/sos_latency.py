@@ -147,18 +147,24 @@ def main() -> int:
     floor_ms: list[float] = []
     floor_lock = threading.Lock()
 
+    received_ms: list[float] = []  # press → the pole's `received` receipt (what a button shows)
+
     def on_floor(_c, _u, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
         now = time.time()
         body = json.loads(msg.payload)
+        button = msg.topic.split("/")[-2]
         with floor_lock:
-            t0 = sent.get((msg.topic.split("/")[-2], body["seq"]))
-            if t0 is not None:
-                floor_ms.append((now - t0) * 1000)
+            if msg.topic.endswith("/event"):
+                t0 = sent.get((button, body["seq"]))
+                if t0 is not None:
+                    floor_ms.append((now - t0) * 1000)
+            elif body.get("type") == "received" and (t0 := sent.get((button, body["seq"]))) is not None:
+                received_ms.append((now - t0) * 1000)
 
     floor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor")
     floor.on_message = on_floor
     floor.connect("127.0.0.1", broker.port)
-    floor.subscribe("se/buttons/+/event", 1)
+    floor.subscribe([("se/buttons/+/event", 1), ("se/buttons/+/ack", 1)])
     floor.loop_start()
 
     pubs = []
@@ -190,6 +196,9 @@ def main() -> int:
     publish_s = time.perf_counter() - start
 
     receiver.wait_for_count(total, 60)
+    receipts_by = time.monotonic() + 5
+    while len(received_ms) < total and time.monotonic() < receipts_by:
+        time.sleep(0.05)
     cpu_after = cpu_seconds(service.proc.pid)
     user_s, sys_s = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     lat_ms: list[float] = []
@@ -212,6 +221,7 @@ def main() -> int:
     )
     print(summary("floor: publish → paho sub", floor_ms))
     print(summary("press → webhook received", lat_ms))
+    print(summary("press → pole hears received", received_ms))
     if floor_ms and lat_ms:
         print(
             f"ratio (press→webhook / floor): p50 {pct(lat_ms, 0.5) / pct(floor_ms, 0.5):.1f}x, "

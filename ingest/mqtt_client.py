@@ -5,7 +5,6 @@ message stays unacknowledged and the connection is cycled, so the broker deliver
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import ssl
@@ -21,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ingest.button_payload import Reject, parse_message
 from ingest.config import MqttConfig
-from ingest.mqtt_callbacks import OnDisconnect
+from ingest.mqtt_callbacks import OnDisconnect, PubackPublisher
 from ingest.types import PanicSignal
 
 log = logging.getLogger(__name__)
@@ -29,10 +28,6 @@ log = logging.getLogger(__name__)
 SignalHandler = Callable[[list[PanicSignal]], list[str]]  # one outcome label each; raises to refuse all
 StatusHandler = Callable[[str, bool, float], None]
 RejectHandler = Callable[[Reject, float], None]
-
-
-class MqttUnavailable(ConnectionError):
-    pass
 
 
 class LogOnce:
@@ -66,7 +61,7 @@ def configure_client(client: mqtt.Client, cfg: MqttConfig, password: str | None)
         client.tls_insecure_set(cfg.tls.insecure)
 
 
-class ButtonListener(OnDisconnect):
+class ButtonListener(OnDisconnect, PubackPublisher):
     def __init__(
         self,
         cfg: MqttConfig,
@@ -104,9 +99,6 @@ class ButtonListener(OnDisconnect):
         self._refused_last = False
         self._log_once = LogOnce()
         self._connected = threading.Event()
-        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
-        self._pending_lock = threading.Lock()
-        self._early_acks: set[int] = set()
         self._reconnect_timer: threading.Timer | None = None
         self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -122,7 +114,7 @@ class ButtonListener(OnDisconnect):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        self._init_publisher(client)
         self.client = client
 
     @property
@@ -268,50 +260,6 @@ class ButtonListener(OnDisconnect):
         except Exception as exc:
             log.warning("MQTT reconnect after storage error failed: %s", exc)
 
-    # ----- publishing ------------------------------------------------------------------------------------
-    async def publish(self, topic: str, payload: str, wait_s: float = 10.0) -> None:
-        """Publish with QoS 1 and return once the broker has acknowledged it."""
-        if not self._connected.is_set():
-            raise MqttUnavailable("not connected to the MQTT broker")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        # paho calls on_publish while holding its own message lock, so we must not hold ours while
-        # calling publish (lock-order deadlock). A PUBACK that beats the registration is parked.
-        info = self.client.publish(topic, payload, qos=1)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise MqttUnavailable(mqtt.error_string(info.rc))
-        with self._pending_lock:
-            if info.mid in self._early_acks:
-                self._early_acks.discard(info.mid)
-                fut.set_result(None)
-            else:
-                self._pending[info.mid] = (loop, fut)
-        try:
-            await asyncio.wait_for(fut, wait_s)
-        finally:
-            with self._pending_lock:
-                self._pending.pop(info.mid, None)
-
-    def _on_publish(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        mid: int,
-        _reason_code: ReasonCode | None = None,
-        _props: Properties | None = None,
-    ) -> None:
-        with self._pending_lock:
-            entry = self._pending.pop(mid, None)
-            if entry is None:
-                self._early_acks.add(mid)
-                if len(self._early_acks) > 10000:  # acks of publishes nobody waits for
-                    self._early_acks.clear()
-        if entry is not None:
-            loop, fut = entry
-            loop.call_soon_threadsafe(_resolve, fut)
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    """Complete a publish's future (on its loop) unless it was cancelled or timed out meanwhile."""
-    if not fut.done():
-        fut.set_result(None)
+    # ----- publishing (PubackPublisher) -------------------------------------------------------------------
+    def _can_publish(self) -> bool:
+        return self._connected.is_set()

@@ -7,7 +7,6 @@ MQTT delivery as done only when the broker holds it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -17,13 +16,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.config import MqttConfig
-from ingest.mqtt_callbacks import OnDisconnect
-from ingest.mqtt_client import MqttUnavailable, configure_client
+from ingest.mqtt_callbacks import OnDisconnect, PubackPublisher
+from ingest.mqtt_client import configure_client
 
 log = logging.getLogger(__name__)
 
 
-class MqttPublisher(OnDisconnect):
+class MqttPublisher(OnDisconnect, PubackPublisher):
     def __init__(self, cfg: MqttConfig, password: str | None, client_id: str | None = None) -> None:
         self.cfg = cfg
         # Its own id: sharing the listener's would make the broker drop one of the two connections.
@@ -32,6 +31,7 @@ class MqttPublisher(OnDisconnect):
         configure_client(client, cfg, password)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        self._init_publisher(client)
         self.client = client
         self._down_logged = False
 
@@ -46,16 +46,8 @@ class MqttPublisher(OnDisconnect):
     def connected(self) -> bool:
         return bool(self.client.is_connected())
 
-    async def publish(self, topic: str, payload: str, wait_s: float = 10.0) -> None:
-        """Raises MqttUnavailable when not connected or not acknowledged in time (the worker retries)."""
-        if not self.client.is_connected():
-            raise MqttUnavailable("not connected to the MQTT broker")
-        info = self.client.publish(topic, payload, qos=1)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise MqttUnavailable(mqtt.error_string(info.rc))
-        await asyncio.to_thread(info.wait_for_publish, wait_s)
-        if not info.is_published():
-            raise MqttUnavailable(f"no PUBACK within {wait_s:.0f} s")
+    def _can_publish(self) -> bool:
+        return bool(self.client.is_connected())
 
     def _on_connect(
         self,

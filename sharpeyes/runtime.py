@@ -28,6 +28,7 @@ from sharpeyes.wiring import (
     build_delivery,
     build_live_view,
     build_presence,
+    build_publisher,
     build_push_relay,
     build_tokens,
     build_video,
@@ -87,7 +88,9 @@ class LocalRuntime:
             settings, env, core, self.presence, self.registry, clock, subscribe_buttons=not from_ingest
         )
         queued = api is not None and api.queued_delivery
-        self.delivery = build_delivery(settings, env, core, self.listener.publish, clock, queued)
+        self.publisher = None if queued else build_publisher(settings, env)
+        publish = self.publisher.publish if self.publisher is not None else self.listener.publish
+        self.delivery = build_delivery(settings, env, core, publish, clock, queued)
         self.hub = PushHub()
         self.relay = None if api is None else build_push_relay(settings, env, self.hub, self.registry)
         self.broker = (
@@ -137,6 +140,8 @@ class LocalRuntime:
         if self.broker is not None:
             await self.broker.start()
         await self.delivery.start()
+        if self.publisher is not None:
+            self.publisher.start()
         if self.uses_mqtt:
             await self._start_listener()
         self._ticker = asyncio.create_task(self._tick_loop())
@@ -191,6 +196,8 @@ class LocalRuntime:
         if self.uses_mqtt:
             await asyncio.to_thread(self.listener.stop)
         await self.delivery.stop()
+        if self.publisher is not None:
+            await asyncio.to_thread(self.publisher.stop)
         if self.broker is not None:
             await self.broker.stop()
         self.gc_pauses.uninstall()
