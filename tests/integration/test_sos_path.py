@@ -75,7 +75,7 @@ def test_press_becomes_signed_webhook_listed_incident_and_button_ack(tmp_path, m
         button.send("B-001", seq=7)
         assert _wait(lambda: len(acks.messages) == 2)
         for receipt in acks.messages:
-            assert receipt["type"] == "received" and receipt["seq"] == 7 and receipt["incident_id"] == inc["id"]
+            assert (receipt["type"], receipt["seq"], receipt["incident_id"]) == ("received", 7, inc["id"])
             assert receipt["message_zh"] == "报警已送达"
 
         r = svc.post(f"/api/incidents/{inc['id']}/acknowledge", {"note": "seen", "actor": "王"})
