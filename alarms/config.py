@@ -72,6 +72,13 @@ class RetryConfig(Strict):
     )
     max_attempts: int | None = Field(None, ge=1, le=1000)
     delays_s: list[float] | None = Field(None, min_length=1, description="custom backoff schedule in seconds")
+    probe_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="while the endpoint is down, one waiting delivery is tried this often (not counted as an "
+        "attempt); the first success sends everything waiting at once",
+    )
 
 
 class WebhookConfig(Strict):

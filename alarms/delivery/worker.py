@@ -10,17 +10,20 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import aliased
 
 from alarms.delivery.http import Endpoint, WebhookClient
+from alarms.delivery.ordering import EndpointHold, Held, Lanes
 from alarms.delivery.outbox import OutboxItem
+from alarms.delivery.recording import DeliveredHook, Outcome, mark_delivered_sql, record_outcomes
 from alarms.metrics import AlarmMetrics
 from alarms.storage.port import Database
 from alarms.storage.rows import by_name
-from alarms.storage.schema import incidents, outbox
+from alarms.storage.schema import outbox
 
 # Endpoint lives in alarms.delivery.http; callers that build workers import it from here as well.
 __all__ = [
@@ -48,18 +51,6 @@ class Settler(Protocol):
 
 
 DeadLetterHook = Callable[[OutboxItem, str], None]
-# Marks incidents as reached inside the recorder's transaction (the engine keeps its cache in step).
-DeliveredHook = Callable[[Connection, set[int]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    item: OutboxItem
-    ok: bool
-    retry_at: float | None  # None with ok=False: dead letter
-    status: int | None
-    error: str | None
-    at: float
 
 
 class DeliveryWorker:
@@ -106,6 +97,10 @@ class DeliveryWorker:
         self._stopping = False
         self._rng = random.Random()
         self._logged_failures: set[tuple[str, str]] = set()
+        # In process only: with a work queue, its redelivery schedule owns the rows in between.
+        self._lanes = Lanes()
+        self._hold = EndpointHold()
+        self._probing: set[str] = set()
 
     # ----- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -136,10 +131,12 @@ class DeliveryWorker:
             self._loop.call_soon_threadsafe(self.submit, items)
 
     def submit(self, items: list[OutboxItem]) -> None:
-        for item in items:
+        for item in sorted(items, key=_by_id):
             if item.id in self._inflight or item.id in self._finished or self._stopping:
                 continue
             self._inflight.add(item.id)
+            if self.settler is None and not self._lanes.admit(item):
+                continue  # behind an earlier change of its incident: sent when that one is done
             self._spawn(self._deliver(item))
 
     def resubmit(self, item: OutboxItem) -> None:
@@ -171,7 +168,7 @@ class DeliveryWorker:
         with self.store.read() as conn:
             rows = conn.execute(
                 select(outbox)
-                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, ~_EARLIER_PENDING)
                 .order_by(outbox.c.life_safety.desc(), outbox.c.id)
                 .limit(500)
             ).mappings()
@@ -184,12 +181,15 @@ class DeliveryWorker:
         self._wake.set()
 
     # ----- sending ---------------------------------------------------------------------------------------
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem, probe: bool = False) -> bool:
+        """A failed probe is a free try (not counted, not recorded): the row keeps its schedule."""
         async with self._sems[item.channel]:
             if item.channel == "webhook":
                 outcome = await self._send_webhook(item)
             else:
                 outcome = await self._send_mqtt(item)
+        if probe and not outcome.ok:
+            return False
         self.metrics.deliveries.labels(
             item.channel,
             item.target if item.channel == "webhook" else "mqtt",
@@ -214,6 +214,7 @@ class DeliveryWorker:
                 self._logged_failures.clear()
         self._results.append(outcome)
         self._results_ready.set()
+        return outcome.ok
 
     async def _send_webhook(self, item: OutboxItem) -> Outcome:
         endpoint = self.endpoints.get(item.target)
@@ -277,21 +278,59 @@ class DeliveryWorker:
                 continue
             for outcome in batch:
                 if outcome.retry_at is not None:
-                    delay = max(0.0, outcome.retry_at - self.clock())
-                    assert self._loop is not None
-                    retry_item = _bump(outcome.item)
-                    self._loop.call_later(delay, self._retry_now, retry_item)
+                    self._wait_for_retry(outcome, outcome.retry_at)
                 else:
-                    if len(self._finished) > 100_000:
-                        self._finished.clear()
-                    self._finished.add(outcome.item.id)
-                    self._inflight.discard(outcome.item.id)
-                    if (
-                        not outcome.ok
-                        and self.on_dead_letter is not None
-                        and outcome.item.channel == "webhook"
-                    ):
-                        self._notify_dead(outcome)
+                    self._done(outcome)
+
+    def _wait_for_retry(self, outcome: Outcome, retry_at: float) -> None:
+        """The row waits for its own retry time, or for a probe of its endpoint to succeed first."""
+        assert self._loop is not None
+        item = _bump(outcome.item)
+        timer = self._loop.call_later(max(0.0, retry_at - self.clock()), self._retry_now, item)
+        if item.channel == "webhook":
+            self._hold.hold(item.target, Held(item, retry_at, timer))
+            if item.target not in self._probing:
+                self._probing.add(item.target)
+                self._spawn(self._probe(item.target))
+
+    def _done(self, outcome: Outcome) -> None:
+        """Delivered or dead: the row leaves its lane, which lets the incident's next change go."""
+        item = outcome.item
+        if len(self._finished) > 100_000:
+            self._finished.clear()
+        self._finished.add(item.id)
+        self._inflight.discard(item.id)
+        following = self._lanes.finish(item)
+        if following is not None:
+            self._spawn(self._deliver(following))
+        if outcome.ok and item.channel == "webhook" and item.target in self._hold.down:
+            for held in self._hold.up(item.target):
+                self._retry_now(held)
+        if not outcome.ok and self.on_dead_letter is not None and item.channel == "webhook":
+            self._notify_dead(outcome)
+
+    async def _probe(self, target: str) -> None:
+        """While an endpoint is down: every ``probe_s`` send the oldest held row; the first success brings the
+        endpoint up and releases the rest (a receiver back after a long outage drains in seconds)."""
+        endpoint = self.endpoints.get(target)
+        interval = endpoint.config.retry.probe_s if endpoint is not None else 1.0
+        try:
+            while not self._stopping and target in self._hold.down:
+                await asyncio.sleep(interval)
+                held = self._hold.probe_candidate(target)
+                if held is None:
+                    self._hold.down.discard(target)
+                    return
+                if await self._deliver(held.item, probe=True):
+                    for item in self._hold.up(target):
+                        self._retry_now(item)
+                    return
+                assert self._loop is not None
+                delay = max(0.0, held.retry_at - self.clock())
+                timer = self._loop.call_later(delay, self._retry_now, held.item)
+                self._hold.hold(target, Held(held.item, held.retry_at, timer))
+        finally:
+            self._probing.discard(target)
 
     async def _settle(self, batch: list[Outcome]) -> None:
         """Queued: outcomes recorded, so the queue gets its ack or nak, and dead letters their alarm."""
@@ -321,49 +360,30 @@ class DeliveryWorker:
         self._spawn(run())
 
     def _retry_now(self, item: OutboxItem) -> None:
+        self._hold.forget(item.target, item.id)
         self._inflight.discard(item.id)
         self.submit([item])
 
     def _record(self, batch: list[Outcome]) -> None:
-        if not batch:
-            return
-        delivered_incidents: set[int] = set()
-        params: list[dict[str, object]] = []
-        for o in batch:
-            row: dict[str, object] = {
-                "b_id": o.item.id,
-                "attempts": o.item.attempts + 1,
-                "last_status": o.status,
-                "last_error": o.error,
-                "status": "pending",
-                "delivered_at": None,
-                "next_attempt_at": o.item.next_attempt_at,
-            }
-            if o.ok:
-                row.update(status="delivered", delivered_at=o.at)
-                if o.item.channel == "webhook" and o.item.incident_id is not None:
-                    delivered_incidents.add(o.item.incident_id)
-            elif o.retry_at is None:
-                row.update(status="dead")
-            else:
-                row.update(next_attempt_at=o.retry_at)
-            params.append(row)
-        with self.store.write() as conn:
-            conn.execute(_RECORD, params)  # one executemany for the whole batch
-            if delivered_incidents:
-                self.mark_delivered(conn, delivered_incidents)
+        record_outcomes(self.store, batch, self.mark_delivered)
 
 
-# The SET clause comes from the parameter keys (executemany).
-_RECORD = update(outbox).where(outbox.c.id == bindparam("b_id"))
-
-
-def mark_delivered_sql(conn: Connection, incident_ids: set[int]) -> None:
-    conn.execute(
-        update(incidents)
-        .where(incidents.c.id.in_(incident_ids), incidents.c.dispatch_status != "delivered")
-        .values(dispatch_status="delivered")
+# A row waits while an earlier row of its incident to the same target is still pending (version order
+# across restarts too: the sweep never hands out v2 while v1 waits for its retry time).
+_earlier = aliased(outbox)
+_EARLIER_PENDING = exists().where(
+    and_(
+        _earlier.c.status == "pending",
+        _earlier.c.incident_id == outbox.c.incident_id,
+        _earlier.c.channel == outbox.c.channel,
+        _earlier.c.target == outbox.c.target,
+        _earlier.c.id < outbox.c.id,
     )
+)
+
+
+def _by_id(item: OutboxItem) -> int:
+    return item.id
 
 
 def _bump(item: OutboxItem) -> OutboxItem:

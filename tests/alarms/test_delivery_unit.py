@@ -481,3 +481,57 @@ async def test_slow_receiver_times_out_and_is_retried(real_time_rig, receiver) -
     row = h.webhook_row()
     assert (row["status"], row["attempts"], row["last_error"]) == ("dead", 2, "timeout")
     assert receiver.attempts == 2
+
+
+@pytest.fixture
+def own_receiver() -> Iterator[DispatchReceiver]:
+    """A receiver of its own: a slow request of an earlier test cannot land in this one's record."""
+    r = DispatchReceiver(SECRET).start()
+    yield r
+    stop_later(r)
+
+
+async def test_changes_of_one_incident_arrive_in_version_order(real_time_rig, own_receiver) -> None:  # type: ignore[no-untyped-def]
+    """v1 fails once and v2 would succeed at once: v2 waits for v1 instead of overtaking it."""
+    receiver = own_receiver
+    hooks = [webhook(receiver.url)]
+    rig = real_time_rig(hooks)
+    receiver.behaviour = Script(receiver, [503, 200])  # type: ignore[assignment]
+    h = Harness(rig, hooks)
+    await h.start()
+    try:
+        [created] = rig.press(seq=1)
+        [updated] = rig.press(seq=2)
+        h.worker.submit(created.outbox + updated.outbox)
+        await wait_until(h.settled)
+    finally:
+        await h.worker.stop()
+    versions = [r.body["data"]["version"] for r in receiver.received.values()]
+    assert [r.body["type"] for r in receiver.received.values()] == ["incident.created", "incident.updated"]
+    assert versions == [1, 2]
+
+
+async def test_a_backlog_goes_on_the_first_successful_probe(real_time_rig, own_receiver) -> None:  # type: ignore[no-untyped-def]
+    """Rows waiting out a 30 s backoff are sent as soon as a probe (every 0.2 s, not counted) gets through."""
+    receiver = own_receiver
+    hooks = [webhook(receiver.url, delays_s=[30.0], probe_s=0.2)]
+    rig = real_time_rig(hooks)
+    receiver.behaviour.status = 503
+    h = Harness(rig, hooks)
+    await h.start()
+    try:
+        changes = [c for b in ("B-001", "B-002", "B-003") for c in rig.press(button=b, seq=1)]
+        h.worker.submit([item for c in changes for item in c.outbox])
+        await wait_until(lambda: all(r["attempts"] >= 1 for r in h.rows("webhook")))
+        await asyncio.sleep(0.7)  # several probes fail meanwhile
+        receiver.behaviour.status = 200
+        back_at = time.monotonic()
+        await wait_until(h.settled, within=5.0)
+        drained_s = time.monotonic() - back_at
+    finally:
+        await h.worker.stop()
+    rows = h.rows("webhook")
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"delivered"}
+    assert drained_s < 2.0
+    assert max(r["attempts"] for r in rows) == 2  # the failed probes were free tries
+    assert receiver.attempts > 6  # 3 first tries, the probes, then the released rows

@@ -43,6 +43,13 @@ class Mosquitto:
             self.proc.wait(10)
             self.proc = None
 
+    def kill9(self) -> None:
+        """Power cut for the broker: SIGKILL, nothing flushed that was not on disk already."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
