@@ -33,6 +33,7 @@ from alarms.storage.schema import incidents, seen_events
 from alarms.storage.store import StorageError
 from alarms.storage.unit_of_work import UnitOfWork
 from alarms.triggers import Trigger
+from ingest import hop_trace
 from ingest.types import PanicSignal, SignalKind
 
 # Callers import these from here, where they met them first.
@@ -139,6 +140,9 @@ class IncidentEngine:
         for sig in stored:
             if sig.kind is SignalKind.PRESS:
                 self.metrics.press_to_incident.observe(max(0.0, now - sig.received_at))
+                if hop_trace.ENABLED:
+                    hop_trace.mark(sig.button_id, sig.seq, "received", sig.received_at)
+                    hop_trace.mark(sig.button_id, sig.seq, "committed", now)
         self._publish(changes)
 
     def _ingest_in_tx(self, uow: UnitOfWork, sigs: list[PanicSignal]) -> tuple[list[str], list[Change]]:

@@ -2,7 +2,12 @@
 press (publish) → signed webhook received at a local receiver, and lost presses, next to the floor
 measured in the same run: publish → a bare paho subscriber on the same broker.
 
-    python benchmarks/sos_latency.py --buttons 200 --rate 200 --seconds 10
+    python benchmarks/sos_latency.py --buttons 200 --rate 200 --seconds 10 [--hops] [--per-second]
+    python benchmarks/sos_latency.py --buttons 1000 --rate 1000 --seconds 1 --hops   # a burst
+
+--hops attributes every press to its hops (published → received by the service → committed → handed to
+the sender → POST sent → verified by the receiver), from marks the service keeps when SHARPEYES_HOP_TRACE
+is set (ingest/hop_trace.py), so a stall names the hop it happened in.
 """
 
 from __future__ import annotations
@@ -61,6 +66,45 @@ def histogram_line(text: str, prefix: str) -> str:
 
 
 Arrival = tuple[str, int, float]  # button id, press seq, wall time the receiver verified it
+
+# Each hop's name and the marks it lies between; "published" is the benchmark's, "verified" the receiver's.
+HOPS = (
+    ("broker → service", "published", "received"),
+    ("stored (group commit)", "received", "committed"),
+    ("handed to sender", "committed", "queued"),
+    ("sender's turn", "queued", "sent"),
+    ("HTTP to receiver", "sent", "verified"),
+)
+
+
+def hop_report(trace: Path, sent: dict[tuple[str, int], float], arrivals: list[Arrival]) -> list[str]:
+    """Per-hop p50/p99/max, and which hop the slowest 1 % of presses spent most of their time in."""
+    marks: dict[tuple[str, int], dict[str, float]] = {}
+    for line in trace.read_text().splitlines():
+        button, seq, hop, at = json.loads(line)
+        marks.setdefault((button, seq), {}).setdefault(hop, at)  # first time: a resend is not the press
+    for key, t0 in sent.items():
+        marks.setdefault(key, {})["published"] = t0
+    for button, seq, at in arrivals:
+        marks.setdefault((button, seq), {})["verified"] = at
+    complete = {k: m for k, m in marks.items() if all(h in m for _, a, b in HOPS for h in (a, b))}
+    lines = [f"hops ({len(complete)} presses with every mark):"]
+    for name, a, b in HOPS:
+        ms = [(m[b] - m[a]) * 1000 for m in complete.values()]
+        if ms:
+            lines.append(summary(f"  {name}", ms))
+    totals = sorted(complete.values(), key=lambda m: m["verified"] - m["published"])
+    slow = totals[-max(1, len(totals) // 100) :] if totals else []
+    blame: dict[str, int] = {}
+    for m in slow:
+        worst = max(HOPS, key=lambda h: m[h[2]] - m[h[1]])[0]
+        blame[worst] = blame.get(worst, 0) + 1
+    if slow:
+        lines.append(
+            f"  slowest {len(slow)} presses spent most of their time in: "
+            + ", ".join(f"{name} ×{n}" for name, n in sorted(blame.items(), key=lambda kv: -kv[1]))
+        )
+    return lines
 
 
 def _receiver_child(conn: Connection) -> None:
@@ -122,6 +166,7 @@ def main() -> int:
         help="storage.sqlite_synchronous: full (default, on disk before the PUBACK) or normal",
     )
     ap.add_argument("--per-second", action="store_true", help="also print p50/p99 for each second of load")
+    ap.add_argument("--hops", action="store_true", help="attribute each press to its hops (see above)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sos-bench-"))
@@ -141,7 +186,11 @@ def main() -> int:
         "sqlite_synchronous": args.sqlite_synchronous,
     }
     cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    trace = tmp / "hops.jsonl"
+    if args.hops:
+        os.environ["SHARPEYES_HOP_TRACE"] = str(trace)
     service = Service(cfg_path, cfg, tmp / "service.log").start()
+    os.environ.pop("SHARPEYES_HOP_TRACE", None)
 
     sent: dict[tuple[str, int], float] = {}
     floor_ms: list[float] = []
@@ -258,6 +307,8 @@ def main() -> int:
     floor.loop_stop()
     floor.disconnect()
     service.stop()
+    if args.hops:  # the service writes its marks when it exits
+        print("\n".join(hop_report(trace, sent, arrivals)))
     receiver.stop()
     broker.stop()
     return 0 if lost == 0 else 1

@@ -24,6 +24,7 @@ from alarms.metrics import AlarmMetrics
 from alarms.storage.port import Database
 from alarms.storage.rows import by_name
 from alarms.storage.schema import outbox
+from ingest import hop_trace
 
 # Endpoint lives in alarms.delivery.http; callers that build workers import it from here as well.
 __all__ = [
@@ -135,6 +136,8 @@ class DeliveryWorker:
             if item.id in self._inflight or item.id in self._finished or self._stopping:
                 continue
             self._inflight.add(item.id)
+            if hop_trace.ENABLED and item.channel == "webhook":
+                hop_trace.mark_payload(item.payload, "queued")
             if self.settler is None and not self._lanes.admit(item):
                 continue  # behind an earlier change of its incident: sent when that one is done
             self._spawn(self._deliver(item))
@@ -222,8 +225,12 @@ class DeliveryWorker:
             return Outcome(
                 item, False, None, None, f"no webhook endpoint named {item.target!r}", self.clock()
             )
+        if hop_trace.ENABLED:
+            hop_trace.mark_payload(item.payload, "sent")
         result = await self._http.post(endpoint, item)
         now = self.clock()
+        if hop_trace.ENABLED:
+            hop_trace.mark_payload(item.payload, "answered")
         if result.error is None:
             return Outcome(item, True, None, result.status, None, now)
         attempts = item.attempts + 1
