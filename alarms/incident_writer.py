@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from alarms.categories import category
@@ -168,12 +168,7 @@ class IncidentWriter:
         # No flush first: pending writes never change an incident's id, source or category, so this
         # lookup sees the same; a burst of new incidents then still shares one flush per table.
         conn = uow.conn
-        previous = conn.execute(
-            select(incidents.c.id)
-            .where(incidents.c.source_id == trig.source_id, incidents.c.category == trig.category)
-            .order_by(incidents.c.id.desc())
-            .limit(1)
-        ).scalar()
+        previous = conn.execute(_PREVIOUS, {"p_source": trig.source_id, "p_category": trig.category}).scalar()
         values = {
             "category": trig.category,
             "priority": cat.priority,
@@ -203,7 +198,7 @@ class IncidentWriter:
         }
         if self.routing.sends_webhook(trig.category, "created"):
             values["dispatch_status"] = "pending"
-        new_id = conn.execute(insert(incidents).values(**values).returning(incidents.c.id)).scalar_one()
+        new_id = conn.execute(_INSERT, values).scalar_one()
         incident = Incident.from_row({**_EMPTY_ROW, **values, "id": new_id})
         self.remember(conn, incident)
         self.timeline(uow, incident, "created", trig.source_id, trig.note, None, trig.ts)
@@ -276,3 +271,14 @@ class IncidentWriter:
         change = {"action": action, "actor": actor, "note": note, "version": incident.version}
         rows = self.routing.rows_for(public, action, change, now, source_ts, confirms)
         return Change(incident, action, uow.add_outbox(rows), public)
+
+
+# Built once: a statement with its values as parameters compiles from SQLAlchemy's cache; one made with
+# .values(**row) or literal where-clauses computed a fresh cache key over every value (~0.6 ms an incident).
+_INSERT = insert(incidents).returning(incidents.c.id)
+_PREVIOUS = (
+    select(incidents.c.id)
+    .where(incidents.c.source_id == bindparam("p_source"), incidents.c.category == bindparam("p_category"))
+    .order_by(incidents.c.id.desc())
+    .limit(1)
+)
