@@ -92,7 +92,7 @@ class DeliveryWorker:
         self._results: list[Outcome] = []
         self._results_ready = asyncio.Event()
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http = WebhookClient()
         self._stopping = False
@@ -120,7 +120,7 @@ class DeliveryWorker:
         await asyncio.to_thread(self._record, self._drain_results())
         await self._http.close()
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Awaitable[object]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
