@@ -54,7 +54,7 @@ def record_outcomes(store: Database, batch: list[Outcome], mark_delivered: Deliv
         else:
             row.update(next_attempt_at=o.retry_at)
         params.append(row)
-    with store.write() as conn:
+    with store.write(durable=False) as conn:  # lost to a power cut: a resend, deduped by webhook-id
         conn.execute(_RECORD, params)  # one executemany for the whole batch
         if delivered_incidents:
             mark_delivered(conn, delivered_incidents)

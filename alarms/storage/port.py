@@ -18,6 +18,7 @@ class Database(Protocol):
 
     def read(self) -> AbstractContextManager[Connection]: ...
 
-    def write(self) -> AbstractContextManager[Connection]:
-        """A transaction under the write lock: committed on exit, rolled back on an exception."""
+    def write(self, durable: bool = True) -> AbstractContextManager[Connection]:
+        """A transaction under the write lock: committed on exit, rolled back on an exception. ``durable``
+        False: bookkeeping whose loss a crash only turns into a resend, committed without its own fsync."""
         ...

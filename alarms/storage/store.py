@@ -114,6 +114,7 @@ class Store:
         self.url = normalise_url(url)
         self.checkpoint_every_s = checkpoint_every_s
         self.engine = make_engine(self.url, sqlite_synchronous)
+        self._relaxed: Engine | None = None  # SQLite: connections with synchronous=NORMAL, for bookkeeping
         self.write_lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
         self._checkpointer_lock = threading.Lock()
@@ -155,15 +156,30 @@ class Store:
         return True
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One transaction under the write lock; any database failure surfaces as StorageError."""
+    def write(self, durable: bool = True) -> Iterator[Connection]:
+        """One transaction under the write lock; any database failure surfaces as StorageError.
+
+        ``durable=False`` is for bookkeeping such as delivery outcomes: losing it to a power cut means a
+        resend, which receivers dedupe. Its commit skips the fsync (SQLite: a connection with
+        synchronous=NORMAL, whose WAL frames the next durable commit syncs; PostgreSQL: synchronous_commit
+        off for that transaction), so it holds the write lock, and the presses queued behind it, for less."""
         self._ensure_checkpointer()
+        engine = self.engine if durable or self.dialect != "sqlite" else self._relaxed_engine()
         with self.write_lock:
             try:
-                with self.engine.begin() as conn:
+                with engine.begin() as conn:
+                    if not durable and self.dialect == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     yield conn
             except OperationalError as exc:
                 raise StorageError(f"database write failed: {exc.orig}") from exc
+
+    def _relaxed_engine(self) -> Engine:
+        if ":memory:" in self.url or self.url.rstrip("/").endswith("sqlite:"):
+            return self.engine  # one database per connection: no second engine can see it
+        if self._relaxed is None:
+            self._relaxed = make_engine(self.url, "normal")
+        return self._relaxed
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -176,4 +192,6 @@ class Store:
             with contextlib.suppress(Exception):
                 self._checkpointer.checkpoint()
             self._checkpointer = None
+        if self._relaxed is not None:
+            self._relaxed.dispose()
         self.engine.dispose()

@@ -45,3 +45,35 @@ def test_postgres_with_synchronous_commit_off_is_reported(caplog: pytest.LogCapt
             assert any("synchronous_commit is off" in r.getMessage() for r in caplog.records)
         finally:
             store.close()
+
+
+def test_bookkeeping_writes_skip_the_fsync_and_presses_keep_it(tmp_path: Path) -> None:
+    """Delivery outcomes commit on a synchronous=NORMAL connection (their loss is a deduped resend); the
+    same store's durable writes stay FULL, and both see one database."""
+    store = Store(f"sqlite:///{tmp_path / 'se.db'}")
+    try:
+        store.migrate()
+        with store.write(durable=False) as conn:
+            relaxed = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            conn.exec_driver_sql("CREATE TABLE probe (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO probe VALUES (1)")
+        with store.write() as conn:
+            durable = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            seen = conn.exec_driver_sql("SELECT x FROM probe").scalar()
+        assert (relaxed, durable, seen) == (SYNCHRONOUS["normal"], SYNCHRONOUS["full"], 1)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_bookkeeping_turns_synchronous_commit_off_for_its_transaction_only() -> None:
+    with fresh_database("sharpeyes_relaxed", migrate=False) as url:
+        store = Store(url)
+        try:
+            with store.write(durable=False) as conn:
+                inside = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+            with store.write() as conn:
+                after = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+            assert (inside, after) == ("off", "on")
+        finally:
+            store.close()
