@@ -31,6 +31,7 @@ CATEGORIES: dict[str, Category] = {
         Category("gathering", 2, "Expected", "Moderate", False, "突发聚集", "Sudden gathering"),
         Category("tamper", 2, "Expected", "Moderate", False, "设备防拆报警", "Device tamper"),
         Category("video_loss", 3, "Expected", "Minor", False, "视频丢失", "Video loss"),
+        Category("camera_tamper", 2, "Expected", "Moderate", False, "摄像机画面异常", "Camera tampered"),
         Category("device_offline", 4, "Future", "Minor", False, "设备离线", "Device offline"),
         Category("low_battery", 4, "Future", "Minor", False, "设备电量低", "Low battery"),
         # Raised when police dispatch cannot be reached: for operators, never sent to the webhook that failed.
@@ -47,7 +48,9 @@ CATEGORIES: dict[str, Category] = {
     )
 }
 
-SYSTEM_CATEGORIES = frozenset({"video_loss", "device_offline", "low_battery", "dispatch_failure"})
+SYSTEM_CATEGORIES = frozenset(
+    {"video_loss", "device_offline", "low_battery", "dispatch_failure", "camera_tamper"}
+)
 """Conditions the system opens and closes by itself when the cause goes away."""
 
 

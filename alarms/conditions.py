@@ -13,6 +13,7 @@ from alarms.categories import SYSTEM_CATEGORIES, certainty_rank
 from alarms.grids import GridDirectory
 from alarms.incident_writer import Change, IncidentWriter
 from alarms.lifecycle import State
+from alarms.silences import note_reraise, suppressed_by_silence
 from alarms.storage.schema import incidents
 from alarms.storage.unit_of_work import UnitOfWork
 from alarms.triggers import Trigger
@@ -33,10 +34,14 @@ def observe_in_tx(w: IncidentWriter, uow: UnitOfWork, trigger: Trigger, cleared:
     current = w.active(uow, f"{trigger.category}:{trigger.source_id}")
     if cleared and current is None:
         return None
+    if current is None and suppressed_by_silence(uow, trigger):
+        return None  # a false alarm's silence on this camera and category: counted, nothing opens
     if w.seen_before(uow, trigger):
         return None
     if current is None:
-        return w.open_or_update(uow, trigger)
+        change = w.open_or_update(uow, trigger)
+        note_reraise(w, uow, change)
+        return change
     values: dict[str, Any] = {"evidence": {**current.evidence, **trigger.evidence}}
     action = "cleared"
     if not cleared:
@@ -96,7 +101,8 @@ def dispatch_failed_in_tx(
     current = w.load(uow, incident_id)
     if current.open_key is not None:
         w.remember(uow.conn, current)
-    w.timeline(uow, current, "dispatch_not_reached", "system", note, None, now)
+    data = {"code": "dispatch_not_reached", "endpoint": endpoint, "error": error}
+    w.timeline(uow, current, "dispatch_not_reached", "system", note, None, now, data)
     placement = directory.grid_placement(current.grid_id)
     trigger = Trigger(
         "dispatch_failure",

@@ -6,9 +6,16 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from alarms.geo import Geometry
 from ingest.config import Strict
 
-EVENT_TYPES = ("incident.created", "incident.updated", "incident.escalated", "incident.closed")
+EVENT_TYPES = (
+    "incident.created",
+    "incident.updated",
+    "incident.escalated",
+    "incident.closed",
+    "incident.merged",
+)
 
 
 class Contact(Strict):
@@ -23,7 +30,12 @@ class GridConfig(Strict):
     community: str
     street: str
     polygon: list[tuple[float, float]] | None = Field(
-        None, description="map outline, [x, y] or [lon, lat] pairs"
+        None, description="map outline in plain drawing units, [x, y] pairs (a sketch, no geography)"
+    )
+    geometry: Geometry | None = Field(
+        None,
+        discriminator="type",
+        description="map outline: GeoJSON Polygon or MultiPolygon, [lon, lat] in WGS-84 (wins over polygon)",
     )
     contacts: list[Contact] = Field(default_factory=list)
 
@@ -32,6 +44,13 @@ class GridConfig(Strict):
         if self.polygon is not None and len(self.polygon) < 3:
             raise ValueError("polygon needs at least 3 points")
         return self
+
+
+class AreaName(Strict):
+    """A community or street as people call it: pages, webhooks and pictures show the name, not the id."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=128)
 
 
 class Deadline(Strict):

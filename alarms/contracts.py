@@ -60,7 +60,9 @@ SourceKind = Literal["button", "camera", "device", "system"]
 EscalationTarget = Literal["grid", "community", "street", "district"]
 DispatchStatus = Literal["none", "pending", "delivered", "not_reached"]
 Disposition = Literal["false_alarm", "test", "duplicate", "handled", "other"]
-EventType = Literal["incident.created", "incident.updated", "incident.escalated", "incident.closed"]
+EventType = Literal[
+    "incident.created", "incident.updated", "incident.escalated", "incident.closed", "incident.merged"
+]
 
 IsoTime = Annotated[
     str,
@@ -82,6 +84,32 @@ _ACTIVE = frozenset(s.value for s in ACTIVE_STATES)
 _ALLOWED_ACTIONS = {s.value: tuple(allowed_actions(s.value)) for s in State}
 
 
+class PlaceCamera(BaseModel):
+    """A camera as people know it."""
+
+    model_config = ConfigDict(title="PlaceCamera")
+
+    id: str = Field(description="Camera id.")
+    name: str = Field(description="Camera name from config (its id when it has none).")
+
+
+class IncidentPlace(BaseModel):
+    """Where to go: what the configured source says about its place, and the names (not ids) of its grid,
+    community and street. Built from config when the incident opens."""
+
+    model_config = ConfigDict(title="IncidentPlace")
+
+    address: str | None = Field(description="Street address of the button or camera, when configured.")
+    landmark: str | None = Field(description="What people on the spot see, when configured.")
+    lat: float | None = Field(ge=-90, le=90, description="WGS 84 latitude, when configured.")
+    lon: float | None = Field(ge=-180, le=180, description="WGS 84 longitude, when configured.")
+    grid_name: str = Field(description="Name of the grid (its id when it has none).")
+    community_name: str = Field(description="Name of the community (its id when config names none).")
+    street_name: str = Field(description="Name of the street (its id when config names none).")
+    source_name: str | None = Field(description="The camera's name for a camera incident.")
+    cameras: list[PlaceCamera] = Field(description="Cameras that see the place (alarm linkage), by name.")
+
+
 class IncidentBody(BaseModel):
     """An incident as operators, dispatch and subscribers see it (schema version 1). Deadlines are judged
     at the moment the body was built (``ack_overdue``, ``close_overdue``)."""
@@ -94,8 +122,10 @@ class IncidentBody(BaseModel):
 
     id: int = Field(description="Incident id, unique in this deployment.")
     category: str = Field(
-        description="What happened: sos, fire, smoke, crowd, gathering, tamper, video_loss, device_offline, "
-        "low_battery, dispatch_failure (alarms/categories.py); an unknown category keeps its name."
+        description="What happened: sos, fire, smoke, crowd, gathering, tamper (a button's casing), "
+        "camera_tamper (a camera's view covered, blurred, moved, frozen, dark or blinded: evidence.kind), "
+        "video_loss, device_offline, low_battery, dispatch_failure (alarms/categories.py); an unknown "
+        "category keeps its name."
     )
     priority: int = Field(ge=1, le=4, description="1 (highest) to 4, from the category.")
     state: StateName = Field(description="Lifecycle state (DESIGN.md section 4).")
@@ -152,6 +182,9 @@ class IncidentBody(BaseModel):
     allowed_actions: list[ActionName] = Field(description="Actions the state machine allows now.")
     ack_overdue: bool = Field(description="Not acknowledged and past ack_deadline.")
     close_overdue: bool = Field(description="Still open and past close_deadline.")
+    place: IncidentPlace | None = Field(
+        description="Where to go (address, landmark, coordinates, names); null for older incidents."
+    )
 
     @classmethod
     def from_incident(cls, inc: Incident, now: float) -> IncidentBody:
@@ -204,6 +237,7 @@ class IncidentBody(BaseModel):
             "close_overdue": (inc.closed_at or inc.resolved_at) is None
             and active
             and now > inc.close_deadline,
+            "place": inc.place,
         }
         try:
             return cls.model_validate(values, strict=True)
@@ -219,7 +253,8 @@ class IncidentChange(BaseModel):
 
     action: str = Field(
         description="created, retrigger, confirmed, cleared, escalate, auto_close, or an operator action "
-        "(acknowledge, dispatch, reject, start, resolve, close, evaluate, cancel, merge)."
+        "(acknowledge, dispatch, reject, start, resolve, close, evaluate, cancel, merge); merged_in on the "
+        "incident another one was merged into (the note names it)."
     )
     actor: str = Field(description="Who: a principal name (with the acting person), a source id, or system.")
     note: str | None = Field(description="The note given with the change.")

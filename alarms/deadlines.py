@@ -31,7 +31,16 @@ def escalate_overdue(w: IncidentWriter, uow: UnitOfWork, now: float) -> list[Cha
             continue
         note = f"acknowledge deadline missed: escalated to {ESCALATION_LEVELS[level]}"
         changes.append(
-            w.update(uow, current, "escalate", "system", note, values={"escalation_level": level}, now=now)
+            w.update(
+                uow,
+                current,
+                "escalate",
+                "system",
+                note,
+                values={"escalation_level": level},
+                now=now,
+                data={"code": "ack_missed_escalated", "level": ESCALATION_LEVELS[level]},
+            )
         )
         w.metrics.escalations.labels(ESCALATION_LEVELS[level]).inc()
     return changes

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from alarms.action_effects import ActionContext, act_in_tx
 from alarms.button_triggers import button_trigger, offline_key, placements, sos_key
 from alarms.conditions import clear_in_tx, dispatch_failed_in_tx, observe_in_tx, raise_in_tx
 from alarms.config import SlaConfig
@@ -22,11 +23,14 @@ from alarms.deadlines import escalate_overdue
 from alarms.delivery.outbox import Routing
 from alarms.delivery.worker import mark_delivered_sql
 from alarms.devices import touch_devices
+from alarms.field_deadlines import field_overdue
 from alarms.grids import GridDirectory, Placement
 from alarms.incident_writer import Change, IncidentNotFound, IncidentWriter
 from alarms.incidents import Incident
 from alarms.metrics import AlarmMetrics
-from alarms.operator_actions import ActionRequest, BadRequest, apply_action
+from alarms.operator_actions import ActionRequest, BadRequest
+from alarms.silence_config import SilenceConfig
+from alarms.silences import expire_due, lift
 from alarms.storage.port import Database
 from alarms.storage.rows import by_name
 from alarms.storage.schema import incidents, seen_events
@@ -58,8 +62,10 @@ class IncidentEngine:
         metrics: AlarmMetrics,
         clock: Clock = time.time,
         dedup_window_s: float = 86400.0,
+        silences: SilenceConfig | None = None,
     ) -> None:
         self.store = store
+        self.silences = silences or SilenceConfig()
         self.directory = directory
         self.sla = sla
         self.routing = routing
@@ -228,6 +234,7 @@ class IncidentEngine:
             values={},
             now=sig.received_at,
             source_ts=sig.device_ts,
+            data={"code": "cancel_pressed", "seq": sig.seq},
         )
 
     # ----- generic conditions (devices, cameras, system) -------------------------------------------------
@@ -273,16 +280,37 @@ class IncidentEngine:
         evaluation: dict[str, Any] | None = None,
         merged_into: int | None = None,
         expected_version: int | None = None,
+        silence_s: float | None = None,
+        allows: Callable[[str, str], bool] | None = None,
     ) -> Incident:
-        """Apply an operator action. InvalidTransition when the state machine forbids it."""
+        """Apply an operator action. InvalidTransition when the state machine forbids it, ActionRefused
+        (with a code) for a merge that would go wrong or a silence out of range."""
         req = ActionRequest(
             incident_id, action, actor, note, assignee, disposition, evaluation, merged_into, expected_version
         )
         now = self.clock()
+        ctx = ActionContext(self.silences, silence_s, allows)
         with self.writer.tx() as uow:
-            change = apply_action(self.writer, uow, req, now)
+            changes = act_in_tx(self.writer, uow, req, ctx, now)
+        self._publish(changes)
+        return changes[0].incident
+
+    def run_tx(self, body: Callable[[IncidentWriter, UnitOfWork, float], list[Change]]) -> list[Change]:
+        """Run a change written elsewhere (alarms/field_actions.py) in one transaction; listeners hear it
+        after commit like any action."""
+        now = self.clock()
+        with self.writer.tx() as uow:
+            changes = body(self.writer, uow, now)
+        self._publish(changes)
+        return changes
+
+    def lift_silence(self, silence_id: int, actor: str, allows: Callable[[str, str], bool]) -> Change:
+        """End a false alarm's silence early: SilenceNotFound, SilenceEnded."""
+        now = self.clock()
+        with self.writer.tx() as uow:
+            change = lift(self.writer, uow, silence_id, actor, allows, now)
         self._publish([change])
-        return change.incident
+        return change
 
     # ----- deadlines -------------------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> list[Change]:
@@ -290,6 +318,8 @@ class IncidentEngine:
         at = self.clock() if now is None else now
         with self.writer.tx() as uow:
             changes = escalate_overdue(self.writer, uow, at)
+            changes.extend(field_overdue(self.writer, uow, at))  # people sent who missed accept/arrival
+            changes.extend(expire_due(self.writer, uow, at))  # silences over: the cameras re-arm
         self._publish(changes)
         return changes
 
@@ -307,10 +337,15 @@ class IncidentEngine:
         self._publish(changes)
         return changes
 
-    def mark_delivered(self, conn: Connection, incident_ids: set[int]) -> None:
-        """The delivery worker reached dispatch for these incidents (inside its own transaction)."""
+    def mark_delivered(self, conn: Connection, incident_ids: set[int]) -> Callable[[], None]:
+        """The delivery worker reached dispatch for these incidents (inside its own transaction). Operators'
+        pages hear "delivered" once that transaction committed, so a page that reloads the incident then
+        reads the delivery as landed (no version bump: the worker's column, as above)."""
         mark_delivered_sql(conn, incident_ids)
         self.writer.delivered(incident_ids)
+        rows = conn.execute(select(incidents).where(incidents.c.id.in_(incident_ids))).mappings()
+        changes = [Change(Incident.from_row(by_name(r)), "delivered") for r in rows]
+        return lambda: self._publish(changes)
 
     # ----- housekeeping ----------------------------------------------------------------------------------
     def warm_up(self) -> None:

@@ -195,6 +195,7 @@ class IncidentWriter:
             "dispatch_status": "none",
             "open_key": open_key,
             "version": 1,
+            "place": trig.placement.place or None,
         }
         if self.routing.sends_webhook(trig.category, "created"):
             values["dispatch_status"] = "pending"
@@ -204,7 +205,9 @@ class IncidentWriter:
         self.timeline(uow, incident, "created", trig.source_id, trig.note, None, trig.ts)
         if previous is not None:
             prev = self.load(uow, previous)
-            self.timeline(uow, prev, "retriggered", "system", f"new incident {new_id} opened", None, trig.ts)
+            note = f"new incident {new_id} opened"
+            data = {"code": "new_incident_opened", "incident_id": new_id}
+            self.timeline(uow, prev, "retriggered", "system", note, None, trig.ts, data)
         return self._with_outbox(uow, incident, "created", trig.source_id, trig.note, trig.ts, trig.source_ts)
 
     def update(
@@ -218,8 +221,10 @@ class IncidentWriter:
         now: float,
         source_ts: float | None = None,
         confirms: bool = False,
+        data: dict[str, Any] | None = None,
     ) -> Change:
-        """Apply values with a version bump, on the timeline and (as routing says) to the outbox."""
+        """Apply values with a version bump, on the timeline and (as routing says) to the outbox. `data`
+        holds a system note as a code and its parameters, for pages to say it in the reader's language."""
         values = {**values, "version": current.version + 1, "updated_at": now}
         pending = current.dispatch_status in ("none", "delivered") and self.routing.sends_webhook(
             current.category, action
@@ -229,7 +234,7 @@ class IncidentWriter:
         incident = replace(current, **values)
         uow.update(current, incident, dispatch_pending=pending)
         self.remember(uow.conn, incident, old_key=current.open_key)
-        self.timeline(uow, incident, action, actor, note, current.state, now)
+        self.timeline(uow, incident, action, actor, note, current.state, now, data)
         return self._with_outbox(uow, incident, action, actor, note, now, source_ts, confirms)
 
     def timeline(
@@ -241,6 +246,7 @@ class IncidentWriter:
         note: str | None,
         from_state: str | None,
         now: float,
+        data: dict[str, Any] | None = None,
     ) -> None:
         uow.add_timeline(
             {
@@ -252,7 +258,7 @@ class IncidentWriter:
                 "to_state": inc.state,
                 "note": note,
                 "version": inc.version,
-                "data": None,
+                "data": data,
             }
         )
 

@@ -49,10 +49,11 @@ class Incident:
     dispatch_status: str
     open_key: str | None
     version: int
+    place: dict[str, Any] | None = None  # where to go (contracts.IncidentPlace); None before migration 0004
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Incident:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return cls(**{f.name: row[f.name] for f in _REQUIRED}, place=row.get("place"))
 
     @property
     def active(self) -> bool:
@@ -62,3 +63,6 @@ class Incident:
         """JSON-ready view for the API, webhooks, MQTT and the live push: the `IncidentBody` contract
         (docs/schemas/incident.v1.json) dumped; deadlines are judged at `now`."""
         return IncidentBody.from_incident(self, now).model_dump(mode="json")
+
+
+_REQUIRED = tuple(f for f in fields(Incident) if f.name != "place")

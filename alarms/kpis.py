@@ -11,6 +11,8 @@ from alarms.lifecycle import ACTIVE_STATES, State
 
 _CLOSED = {State.CLOSED.value, State.EVALUATED.value}
 _WITHDRAWN = {State.CANCELLED.value, State.MERGED.value}
+# Built once, not per row: a month is 40,000 rows.
+_OPEN = frozenset({s.value for s in ACTIVE_STATES} | {State.RESOLVED.value})
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -34,7 +36,7 @@ def summarise(rows: Iterable[Mapping[str, Any]], now: float) -> dict[str, Any]:
             closed += 1
             if r["closed_at"] is not None and r["closed_at"] <= r["close_deadline"]:
                 within += 1
-        if state in {s.value for s in ACTIVE_STATES} or state == State.RESOLVED.value:
+        if state in _OPEN:
             open_ += 1
             if now > r["close_deadline"] or (r["acknowledged_at"] is None and now > r["ack_deadline"]):
                 overdue += 1

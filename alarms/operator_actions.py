@@ -6,15 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from alarms.categories import CONFIRMED, category, certainty_rank
 from alarms.incident_writer import Change, IncidentWriter
 from alarms.incidents import Incident
-from alarms.lifecycle import ACTIVE_STATES, InvalidTransition, Transition, next_state
+from alarms.lifecycle import ACTIVE_STATES, TRANSITIONS, InvalidTransition, Transition, next_state
+from alarms.storage.schema import timeline
 from alarms.storage.unit_of_work import UnitOfWork
 
 
 class BadRequest(ValueError):
     """An action's arguments are incomplete (a required note, an unknown merge target)."""
+
+
+class StaleVersion(InvalidTransition):
+    """Another person changed the incident after the operator saw it: the API answers 409 with who did what,
+    so the page can keep what the operator typed and say why it was refused."""
+
+    def __init__(self, action: str, state: str, current_version: int, changes: list[dict[str, Any]]) -> None:
+        super().__init__(action, state)
+        self.current_version = current_version
+        self.changes = changes
+
+
+FOLLOW_UP = "follow_up"
+"""A note on the timeline that changes no state (跟进记录): allowed in every state, a note is required."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,11 @@ def apply_action(w: IncidentWriter, uow: UnitOfWork, req: ActionRequest, now: fl
     """InvalidTransition when the state machine forbids the action (or the incident changed since the
     operator saw it), BadRequest when its arguments are incomplete, IncidentNotFound for unknown ids."""
     current = w.load(uow, req.incident_id)
+    _check_version(uow, current, req)
+    if req.action == FOLLOW_UP:
+        if not (req.note and req.note.strip()):
+            raise BadRequest("follow_up needs a note")
+        return w.update(uow, current, FOLLOW_UP, req.actor, req.note, values={}, now=now)
     transition = _allowed(current, req)
     values = _new_values(req, transition, now)
     if req.action == "merge":
@@ -46,9 +68,22 @@ def apply_action(w: IncidentWriter, uow: UnitOfWork, req: ActionRequest, now: fl
     return w.update(uow, current, req.action, req.actor, req.note, values=values, now=now, confirms=confirms)
 
 
+def _check_version(uow: UnitOfWork, current: Incident, req: ActionRequest) -> None:
+    """A stale version conflicts only with what people did since (a re-press or a camera's retrigger bumps
+    the version too, but must not throw away a dispatch the operator is typing)."""
+    if req.expected_version is None or current.version == req.expected_version:
+        return
+    rows = uow.conn.execute(
+        select(timeline.c.actor, timeline.c.action, timeline.c.ts, timeline.c.version)
+        .where(timeline.c.incident_id == current.id, timeline.c.version > req.expected_version)
+        .order_by(timeline.c.version)
+    ).mappings()
+    people = [dict(r) for r in rows if r["action"] in TRANSITIONS or r["action"] == FOLLOW_UP]
+    if people or req.expected_version > current.version:
+        raise StaleVersion(req.action, current.state, current.version, people)
+
+
 def _allowed(current: Incident, req: ActionRequest) -> Transition:
-    if req.expected_version is not None and current.version != req.expected_version:
-        raise InvalidTransition(req.action, current.state)
     transition = next_state(current.state, req.action)
     if transition.note_required and not (req.note and req.note.strip()):
         raise BadRequest(f"{req.action} needs a note")

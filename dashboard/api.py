@@ -17,6 +17,8 @@ from alarms.engine import BadRequest, IncidentNotFound
 from alarms.incidents import Incident
 from alarms.kpis import kpis
 from alarms.lifecycle import TRANSITIONS, InvalidTransition
+from alarms.locale import day_start
+from alarms.operator_actions import FOLLOW_UP, StaleVersion
 from alarms.queries import (
     IncidentFilter,
     delivery_place,
@@ -26,8 +28,10 @@ from alarms.queries import (
     list_incidents,
     requeue_delivery,
 )
+from alarms.refusals import ActionRefused
 from alarms.timefmt import iso
 from dashboard.auth import CurrentPrincipal, Operator, Principal, Supervisor, still_signed_in
+from dashboard.errors import CodedError, stale_conflict
 from dashboard.incident_push import sse
 from dashboard.responses import (
     Delivery,
@@ -57,9 +61,9 @@ def _visible(svc: Services, principal: Principal, incident_id: int) -> Incident:
     try:
         inc = svc.engine.get(incident_id)
     except IncidentNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such incident") from None
+        raise CodedError(404, "not_found", "no such incident") from None
     if not principal.scope.allows(inc.street_id, inc.grid_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such incident")  # do not confirm it exists
+        raise CodedError(404, "not_found", "no such incident")  # do not confirm it exists
     return inc
 
 
@@ -85,13 +89,16 @@ def get_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
-def get_incident(incident_id: RowId, svc: Svc, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_incident(
+    incident_id: RowId, request: Request, svc: Svc, principal: CurrentPrincipal
+) -> dict[str, Any]:
     inc = _visible(svc, principal, incident_id)
     with svc.store.read() as conn:
         events = incident_timeline(conn, incident_id)
         deliveries = list_deliveries(conn, None, incident_id, None, 200)
     out = inc.public(svc.clock())
-    out["timeline"] = [{**e, "ts": iso(e["ts"])} for e in events]
+    names = _display_names(request)
+    out["timeline"] = [{**e, "ts": iso(e["ts"]), "actor_name": names.get(e["actor"])} for e in events]
     out["deliveries"] = [_delivery_out(d) for d in deliveries]
     placement = svc.engine.directory.placement(inc.source_id)  # the page opens these cameras' live video
     out["linked_cameras"] = list(placement.cameras) if placement else []
@@ -100,14 +107,19 @@ def get_incident(incident_id: RowId, svc: Svc, principal: CurrentPrincipal) -> d
     return out
 
 
+def _display_names(request: Request) -> dict[str, str]:
+    """Who acted, by the name people know them by (users added with --display-name)."""
+    signin = getattr(request.app.state, "signin", None)
+    return signin.users.display_names() if signin is not None else {}
+
+
 @router.post("/incidents/{incident_id}/{action}", response_model=IncidentBody)
 async def act(
     incident_id: RowId, action: str, body: ActionBody, svc: Svc, principal: Operator
 ) -> dict[str, Any]:
-    if action not in TRANSITIONS:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"unknown action {action!r}; known: {sorted(TRANSITIONS)}"
-        )
+    if action not in TRANSITIONS and action != FOLLOW_UP:
+        known = sorted([*TRANSITIONS, FOLLOW_UP])
+        raise CodedError(404, "unknown_action", f"unknown action {action!r}; known: {known}", action=action)
     _visible(svc, principal, incident_id)
     actor = principal.name if not body.actor else f"{principal.name}/{body.actor}"
     try:
@@ -122,13 +134,19 @@ async def act(
             evaluation=body.evaluation,
             merged_into=body.merged_into,
             expected_version=body.expected_version,
+            silence_s=body.silence_s,
+            allows=principal.scope.allows,
         )
+    except ActionRefused as exc:  # a merge that would go wrong, a silence out of range: coded for the page
+        raise CodedError(422, exc.code, str(exc), action=action, **exc.params) from None
+    except StaleVersion as exc:
+        raise stale_conflict(exc) from None
     except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise CodedError(409, "invalid_transition", str(exc), action=action, state=exc.state) from None
     except BadRequest as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise CodedError(422, "bad_request", str(exc), action=action) from None
     except IncidentNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such incident") from None
+        raise CodedError(404, "not_found", "no such incident") from None
     return inc.public(svc.clock())
 
 
@@ -196,8 +214,17 @@ async def retry_delivery(delivery_id: RowId, svc: Svc, principal: Supervisor) ->
 
 @router.get("/kpis", response_model=Kpis)
 def get_kpis(
-    svc: Svc, principal: CurrentPrincipal, since: Epoch = None, until: Epoch = None
+    svc: Svc,
+    principal: CurrentPrincipal,
+    since: Epoch = None,
+    until: Epoch = None,
+    period: Annotated[
+        Literal["today"] | None,
+        Query(description="today: from the last midnight in locale.timezone (replaces since)"),
+    ] = None,
 ) -> dict[str, Any]:
+    if period == "today":  # the day operators live in, not the server's or the browser's
+        since = day_start(svc.clock(), svc.timezone)
     with svc.store.read() as conn:
         rows: list[Mapping[str, Any]] = list(kpi_rows(conn, principal.scope, since, until))
     return {"since": iso(since), "until": iso(until), **kpis(rows, svc.clock())}
@@ -238,7 +265,7 @@ async def events(request: Request, svc: Svc, principal: CurrentPrincipal) -> Str
                         return
                     yield ": keep-alive\n\n"
                     continue
-                inc = event.get("incident")
+                inc = event.get("incident") or event.get("place")  # `viewers` events carry their place
                 if inc is None or principal.scope.allows(
                     inc.get("street_id", ""), inc.get("grid_id", "")
                 ):  # a stream-wide notice (resync): no incident, nothing to scope

@@ -11,7 +11,20 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from dashboard import live_api, ui, video_api
+from dashboard import (
+    clip_api,
+    export_api,
+    field_api,
+    live_api,
+    map_api,
+    photo_api,
+    search_api,
+    silence_api,
+    trends_api,
+    ui,
+    video_api,
+    viewers_api,
+)
 from dashboard import signin as signin_routes
 from dashboard.api import router
 from dashboard.auth import CurrentPrincipal
@@ -48,14 +61,24 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     install_docs(app)
     install_error_handlers(app)
+    app.include_router(viewers_api.router)  # before `router`: its POST /incidents/{id}/{action} would match
     app.include_router(router)
+    app.include_router(silence_api.router)
+    app.include_router(search_api.router)  # history and its exports (issue 16)
+    app.include_router(export_api.router)
     app.include_router(video_api.router)
+    app.include_router(clip_api.router)
     app.include_router(live_api.router)
+    app.include_router(trends_api.router)
+    app.include_router(map_api.router)
+    app.include_router(field_api.router)  # the field loop (issue 15)
+    app.include_router(photo_api.router)
     app.include_router(signin_routes.router)
     app.include_router(ui.router)
     ui.mount_static(app)
 
-    app.add_middleware(BodyLimit)  # 413 also for chunked bodies without Content-Length; deep JSON 422
+    # 413 also for chunked bodies without Content-Length; deep JSON 422; field photos up to their own limit
+    app.add_middleware(BodyLimit, upload_limit=runtime.services.field.photo_max_bytes)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, 413s included, carries the headers
 
     @app.get("/healthz", include_in_schema=False)

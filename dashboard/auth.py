@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from alarms.queries import Scope
 
-ROLE_RANK = {"operator": 1, "supervisor": 2, "admin": 3}
+ROLE_RANK = {"field": 0, "operator": 1, "supervisor": 2, "admin": 3}  # field: the phone page (issue 15)
 
 
 @dataclass(frozen=True, slots=True)

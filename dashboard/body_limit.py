@@ -57,14 +57,36 @@ async def _answer(send: Send, status: int, detail: str) -> None:
 class BodyLimit:
     """Pure ASGI (no BaseHTTPMiddleware), so streaming responses such as the event stream pass untouched."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, max_depth: int = MAX_JSON_DEPTH) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        max_depth: int = MAX_JSON_DEPTH,
+        upload_limit: int = 0,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.max_depth = max_depth
+        self.upload_limit = upload_limit  # field photos (dashboard/photo_api.py): streamed, checked there
+
+    def _upload(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
+        return bool(self.upload_limit) and path.startswith("/api/field/") and path.endswith("/photos")
+
+    async def _pass_upload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A photo streams through unbuffered; a declared length over the limit is refused at once."""
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.upload_limit):
+            await _answer(send, 413, f"body larger than {self.upload_limit} bytes")
+            return
+        await self.app(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self._upload(scope):
+            await self._pass_upload(scope, receive, send)
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")

@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from alarms.contracts import IncidentBody, IsoTime
+from alarms.locale import DEFAULT_TIMEZONE
 
-Role = Literal["operator", "supervisor", "admin"]
+Role = Literal["field", "operator", "supervisor", "admin"]  # field: the phone page (issue 15)
 OpenApiResponses = dict[int | str, dict[str, Any]]
 
 
@@ -37,6 +38,7 @@ class TimelineEntry(BaseModel):
     note: str | None
     version: int = Field(description="The incident's version after this change.")
     data: dict[str, Any] | None
+    actor_name: str | None = Field(None, description="The acting user's display name, when they have one.")
 
 
 class Delivery(BaseModel):
@@ -137,6 +139,8 @@ class Grid(BaseModel):
     name: str
     community: str
     street: str
+    community_name: str = Field(description="The community's name (config `communities`; else its id).")
+    street_name: str = Field(description="The street's name (config `streets`; else its id).")
     polygon: list[list[float]] | None = Field(description="Outline as [x, y] points, for the map.")
 
 
@@ -148,11 +152,17 @@ class Me(BaseModel):
     """Who is signed in, with the CSRF token that cookie writes must send."""
 
     name: str
+    display_name: str | None = Field(
+        None, description="The name people know the user by (user add --display-name)."
+    )
     role: Role
     streets: list[str] | None = Field(description="Streets the user may see; null: every street.")
     grids: list[str] | None = Field(description="Grids the user may see; null: every grid.")
     csrf: str | None = Field(description="Send as X-CSRF-Token on writes; null for bearer tokens.")
     server_time: float = Field(description="Unix seconds, for the page's clock offset.")
+    timezone: str = Field(
+        DEFAULT_TIMEZONE, description="IANA zone (locale.timezone) in which the page shows every time."
+    )
 
 
 class Readiness(BaseModel):
@@ -202,3 +212,12 @@ def media(content_type: str, description: str, binary: bool = True) -> OpenApiRe
     """The 200 answer of a route that does not answer JSON, for ``responses=``."""
     schema = {"type": "string", "format": "binary"} if binary else {"type": "string"}
     return {200: {"description": description, "content": {content_type: {"schema": schema}}}}
+
+
+class ErrorBody(BaseModel):
+    """A 4xx answer: FastAPI's list of what failed validation, or a coded error (``code``, ``params``) that
+    the page translates beside the English ``detail`` (dashboard/errors.py)."""
+
+    detail: str | list[dict[str, Any]]
+    code: str | None = None
+    params: dict[str, Any] | None = None

@@ -26,6 +26,9 @@ class ActionBody(BaseModel):
     disposition: Disposition | None = None
     evaluation: dict[str, Any] | None = None
     merged_into: int | None = Field(None, ge=1, le=MAX_ROW_ID)
+    silence_s: float | None = Field(
+        None, gt=0, le=86400, description="cancel as false_alarm of a camera incident: how long to silence"
+    )
     expected_version: int | None = Field(
         None, description="optimistic concurrency: 409 if the incident moved on"
     )

@@ -12,12 +12,16 @@ from prometheus_client import CollectorRegistry
 
 from alarms.delivery.port import OutboxDelivery
 from alarms.engine import IncidentEngine
+from alarms.field_config import FieldConfig
+from alarms.locale import DEFAULT_TIMEZONE
 from alarms.storage.store import Store
 from dashboard.auth import TokenBook
 from dashboard.config import AuthConfig, LiveVideoConfig
 from dashboard.incident_push import PushHub
+from dashboard.map_config import MapConfig, MapSite
 from dashboard.webrtc import WebRtcHub
 from ingest.types import Frame
+from video.clip_recorder import ClipRecorder
 from video.status import CameraStatus
 
 
@@ -50,9 +54,15 @@ class Services:
     readiness: Callable[[], dict[str, bool]] = field(default=dict)
     clock: Callable[[], float] = time.time
     video: VideoView | None = None
+    clips: ClipRecorder | None = None  # evidence clips of this process's cameras (dashboard/clip_api.py)
     auth: AuthConfig = field(default_factory=AuthConfig)  # session cookie and lockout settings
     live_video: WebRtcHub | None = None  # WebRTC live view (None without cameras)
     live_config: LiveVideoConfig = field(default_factory=LiveVideoConfig)
+    timezone: str = DEFAULT_TIMEZONE  # locale.timezone: the page's clock and the KPIs' "today"
+    map: MapConfig = field(default_factory=MapConfig)
+    map_sites: tuple[MapSite, ...] = ()  # buttons and cameras with a position, for the map
+    field: FieldConfig = field(default_factory=FieldConfig)  # the field loop (dashboard/field_api.py)
+    photos_dir: str = "var/field-photos"  # field workers' photos, beside the snapshots
 
 
 class Runtime(Protocol):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from alarms.locale import DEFAULT_TIMEZONE
 from alarms.storage.store import Store
 from dashboard.auth import CurrentPrincipal, Principal
 from dashboard.config import SessionConfig
@@ -74,10 +75,11 @@ def _signin(request: Request) -> SignIn:
     return request.app.state.signin
 
 
-def _me(principal: Principal, csrf: str | None) -> dict[str, Any]:
+def _me(principal: Principal, csrf: str | None, display_name: str | None = None) -> dict[str, Any]:
     scope = principal.scope
     return {
         "name": principal.name,
+        "display_name": display_name,
         "role": principal.role,
         "streets": sorted(scope.streets) if scope.streets is not None else None,
         "grids": sorted(scope.grids) if scope.grids is not None else None,
@@ -120,7 +122,7 @@ async def login(body: LoginBody, request: Request, response: Response) -> dict[s
     token, session = await run_in_threadpool(signin.sessions.create, result.user)
     signin.sessions.set_cookie(request, response, token)
     log.info("user %s signed in from %s", result.user.username, client)
-    return _me(result.user.principal(), session.csrf)
+    return _me(result.user.principal(), session.csrf, result.user.display_name) | _locale(request)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -138,4 +140,11 @@ async def logout(request: Request, _: CurrentPrincipal) -> Response:
 @router.get("/me", response_model=Me)
 def me(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     session = getattr(request.state, "session", None)
-    return _me(principal, session.csrf if session is not None else None)
+    shown = session.user.display_name if session is not None else None
+    return _me(principal, session.csrf if session is not None else None, shown) | _locale(request)
+
+
+def _locale(request: Request) -> dict[str, Any]:
+    """The configured time zone: the page shows every time in it, whatever the browser's own zone."""
+    services = getattr(request.app.state, "services", None)
+    return {"timezone": services.timezone if services is not None else DEFAULT_TIMEZONE}

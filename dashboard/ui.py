@@ -44,8 +44,13 @@ class Assets(StaticFiles):
 router = APIRouter(include_in_schema=False)
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+def _page(name: str, img_origins: list[str] | None = None) -> FileResponse:
+    headers = SECURITY_HEADERS
+    if img_origins:  # the district's tile server (map.tiles): its pictures, nothing else from it
+        extra = " ".join(img_origins)
+        csp = headers["content-security-policy"].replace("img-src 'self'", f"img-src 'self' {extra}")
+        headers = {**headers, "content-security-policy": csp}
+    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=headers)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -65,7 +70,20 @@ async def operator_page(request: Request) -> Response:
     session = await run_in_threadpool(signin.session, request) if signin is not None else None
     if session is None:
         return RedirectResponse("/login", status_code=303)
-    return _page("index.html")
+    if session.user.role == "field":  # field workers have their own page (issue 15)
+        return RedirectResponse("/field", status_code=303)
+    tiles = request.app.state.services.map.tiles
+    return _page("index.html", tiles.origins() if tiles else None)
+
+
+@router.get("/field", response_class=FileResponse)
+async def field_page(request: Request) -> Response:
+    """The phone page for field workers: signed-in users only, like the operator page."""
+    signin = getattr(request.app.state, "signin", None)
+    session = await run_in_threadpool(signin.session, request) if signin is not None else None
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    return _page("field.html")
 
 
 @router.get("/ui", response_class=RedirectResponse)
@@ -83,6 +101,8 @@ def grids(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
             "name": g.name or g.id,
             "community": g.community,
             "street": g.street,
+            "community_name": directory.community_names.get(g.community, g.community),
+            "street_name": directory.street_names.get(g.street, g.street),
             "polygon": [list(p) for p in g.polygon] if g.polygon else None,
         }
         for g in directory.grids.values()

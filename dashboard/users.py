@@ -147,6 +147,12 @@ class UserStore:
             rows = conn.execute(select(users).order_by(users.c.username)).mappings().all()
         return [User.from_row(r) for r in rows]
 
+    def display_names(self) -> dict[str, str]:
+        """Username → display name, for the page to show people by name (timeline actors, viewers)."""
+        with self.store.read() as conn:
+            rows = conn.execute(select(users.c.username, users.c.display_name)).all()
+        return {r[0]: r[1] for r in rows if r[1]}
+
     def set_password(self, username: str, password: str) -> None:
         """New password; every session of the user ends and any lockout is lifted."""
         check_password(password)

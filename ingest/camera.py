@@ -32,6 +32,7 @@ from ingest.handoff import LatestFrame
 from ingest.health import RateMeter
 from ingest.metrics import STATE_CODES, IngestMetrics
 from ingest.pacer import Pacer
+from ingest.packet_ring import PacketTap
 from ingest.redact import redact_text, redact_url, url_secrets
 from ingest.sources import SourceKind, is_live, open_target, source_kind
 from ingest.types import Frame, StreamHealth, StreamState
@@ -62,8 +63,10 @@ class StreamReader:
         keyframes_only: bool = False,
         rng: random.Random | None = None,
         carry: StreamReader | None = None,
+        tap: PacketTap | None = None,
     ) -> None:
         self.spec = spec
+        self._tap = tap  # evidence clips: gets the encoded packets (PyAV decoder only)
         self.camera_id = spec.id
         self.stream = stream
         self.slot = slot
@@ -151,15 +154,19 @@ class StreamReader:
             while not self._stop.is_set():
                 self.heartbeat = time.monotonic()
                 permanent = False
+                ended = "stopped"
                 try:
                     self._session(logs)
                 except StreamError as exc:
-                    permanent = exc.permanent
+                    permanent, ended = exc.permanent, exc.reason
                     self._failed(exc)
                 except Exception as exc:  # loop boundary: anything unexpected is logged once and counted
+                    ended = "reader error"
                     self._unexpected(exc)
                 finally:
                     logs.clear()
+                    if self._tap is not None:
+                        self._tap.end(ended)
                 if self._stop.is_set():
                     break
                 delay = self.spec.backoff_max_s if permanent else self._backoff.next_delay()
@@ -182,9 +189,8 @@ class StreamReader:
             keyframes_only=self._keyframes_only,
             fmt=self.spec.fmt,
         )
-        return open_input(
-            self._target, self._backend, options, is_rtsp=self.kind is SourceKind.RTSP, logs=logs
-        )
+        rtsp = self.kind is SourceKind.RTSP
+        return open_input(self._target, self._backend, options, is_rtsp=rtsp, logs=logs, tap=self._tap)
 
     def _session(self, logs: list) -> None:
         """One connection: open, decode and publish until stop, kick or failure (raised as StreamError)."""

@@ -50,6 +50,7 @@ class Location(Strict):
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     address: str | None = None
+    landmark: str | None = Field(None, description="what people on the spot see, e.g. 地铁站 B 口对面")
 
 
 class ButtonConfig(Strict):

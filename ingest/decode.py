@@ -23,6 +23,7 @@ import numpy as np
 
 from ingest import errors
 from ingest.errors import StreamError
+from ingest.packet_ring import PacketTap
 
 Backend = Literal["pyav", "opencv"]
 DEFAULT_BACKEND: Backend = "pyav"
@@ -78,7 +79,14 @@ class PyAVInput:
 
     backend = "pyav"
 
-    def __init__(self, target: str, options: OpenOptions, is_rtsp: bool, logs: list | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        options: OpenOptions,
+        is_rtsp: bool,
+        logs: list | None = None,
+        tap: PacketTap | None = None,
+    ) -> None:
         _ensure_av_logging()
         self._logs = logs if logs is not None else []
         av_options: dict[str, str] = {}
@@ -105,6 +113,9 @@ class PyAVInput:
             self._keyframes_only = options.keyframes_only
             rate = self._stream.average_rate or self._stream.guessed_rate
             self.fps = float(rate) if rate else None
+            self._tap = tap
+            if tap is not None:  # evidence clips: the encoded packets, before any decoding
+                tap.begin(self._stream)
         except BaseException:
             self._container.close()
             raise
@@ -114,7 +125,10 @@ class PyAVInput:
         last = time.monotonic()
         ctx = self._stream.codec_context
         time_base = self._stream.time_base  # frames decoded through ctx directly carry no time base
+        tap = self._tap
         for packet in self._container.demux(self._stream):
+            if tap is not None:
+                tap.packet(packet)
             if time.monotonic() - last > self.frame_timeout_s:  # packets, but nothing decodable
                 raise StreamError(errors.STALLED, f"no frame decoded for {self.frame_timeout_s:g} s")
             try:
@@ -202,11 +216,18 @@ class OpenCVInput:
 
 
 def open_input(
-    target: str, backend: Backend, options: OpenOptions, *, is_rtsp: bool, logs: list | None = None
+    target: str,
+    backend: Backend,
+    options: OpenOptions,
+    *,
+    is_rtsp: bool,
+    logs: list | None = None,
+    tap: PacketTap | None = None,
 ) -> VideoInput:
-    """Open ``target`` (a URL or a local path) with the chosen backend."""
+    """Open ``target`` (a URL or a local path) with the chosen backend. Only PyAV feeds ``tap`` (OpenCV
+    hands out decoded frames only, so an OpenCV camera keeps no clip buffer)."""
     if backend == "pyav":
-        return PyAVInput(target, options, is_rtsp, logs)
+        return PyAVInput(target, options, is_rtsp, logs, tap)
     if backend == "opencv":
         return OpenCVInput(target, options, is_rtsp)
     raise ValueError(f"unknown decoder backend {backend!r}")

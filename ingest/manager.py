@@ -22,6 +22,7 @@ from ingest.camera_spec import CameraSpec
 from ingest.handoff import LatestFrame
 from ingest.health import DownDetector, VideoLossEvent
 from ingest.metrics import STATE_CODES, IngestMetrics
+from ingest.packet_ring import TapFactory
 from ingest.types import Frame, StreamHealth, StreamState
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,10 @@ class CameraManager:
         on_state_change: HealthCallback | None = None,
         on_video_loss: VideoLossCallback | None = None,
         watchdog_interval_s: float = 0.5,
+        packet_tap: TapFactory | None = None,
     ) -> None:
         self.metrics = IngestMetrics(registry)
+        self._packet_tap = packet_tap  # camera id → where its main stream's encoded packets go (clips)
         self._on_state_change = on_state_change
         self._on_video_loss = on_video_loss
         self._interval = watchdog_interval_s
@@ -232,6 +235,7 @@ class CameraManager:
             metrics=self.metrics if primary else None,
             keyframes_only=bool(spec.detect_url) and stream == MAIN and spec.main_keyframes_only,
             carry=carry,
+            tap=self._packet_tap(spec.id) if self._packet_tap is not None and stream == MAIN else None,
         )
         holder.append(reader)
         cam.readers[stream] = reader

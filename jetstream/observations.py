@@ -92,6 +92,7 @@ class BusMessage:
                 p["street_id"],
                 tuple(p.get("cameras", ())),
                 p.get("location") or {},
+                p.get("place") or {},
             )
             return cls(op, trigger=Trigger(placement=placement, **t), cleared=bool(doc.get("cleared")))
         except (KeyError, TypeError, json.JSONDecodeError) as exc:

@@ -12,7 +12,8 @@ DEBS=(mosquitto postgresql ffmpeg
       gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gir1.2-gstreamer-1.0 gstreamer1.0-tools
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
       gstreamer1.0-libav
-      chromium)  # the operator page's browser tests drive /usr/bin/chromium through Playwright
+      chromium  # the operator page's browser tests drive /usr/bin/chromium through Playwright
+      fonts-noto-cjk)  # Chinese text in the screenshots (docs/screenshots) instead of empty boxes
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

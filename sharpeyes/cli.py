@@ -174,9 +174,11 @@ def cmd_receiver(args: argparse.Namespace) -> int:
             receiver.wait_for(functools.partial(_more_than, seen), 3600)
             for item in list(receiver.received.values())[seen:]:
                 data = item.body.get("data", {})
+                place = data.get("place") or {}  # where to send people, as dispatch reads it
+                where = place.get("address") or place.get("grid_name") or data.get("grid_id")
                 print(
                     f"{item.body.get('type')} #{data.get('id')} {data.get('category')} {data.get('state')} "
-                    f"grid={data.get('grid_id')} v{data.get('version')}",
+                    f"at {where} grid={data.get('grid_id')} v{data.get('version')}",
                     flush=True,
                 )
             seen = len(receiver.received)

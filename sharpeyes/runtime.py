@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from alarms import roster
 from alarms.devices import ensure_devices
 from alarms.engine import Change
 from dashboard.incident_push import PushHub, incident_events
+from dashboard.map_api import map_sites
 from dashboard.services import Services
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.broker import EmbeddedBroker
@@ -24,6 +26,7 @@ from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
 from sharpeyes.settings import Settings
 from sharpeyes.wiring import (
     build_button_listener,
+    build_clips,
     build_core,
     build_delivery,
     build_live_view,
@@ -34,6 +37,7 @@ from sharpeyes.wiring import (
     build_video,
 )
 from video.config import CameraConfig
+from video.rearm import rearm_on_silence_end
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +103,15 @@ class LocalRuntime:
         self.engine.subscribe_batch(self._on_changes)
         if self.relay is not None:  # other processes' incident push gets this one's changes
             self.engine.subscribe_batch(self.relay.publish_changes)
-        self.video, view = build_video(settings, core, self.registry, env, api.shard_cameras if api else None)
+        self.clips = None if api else build_clips(settings, core, self.registry, env)
+        if self.clips is not None:  # evidence clips: asked for after commit, written on their own thread
+            self.engine.subscribe_batch(self.clips.on_changes)
+        self.video, view = build_video(
+            settings, core, self.registry, env, api.shard_cameras if api else None,
+            packet_tap=self.clips.tap if self.clips is not None else None,
+        )
+        if self.video is not None:  # a false alarm's silence ended: its camera's rules see afresh
+            self.engine.subscribe_batch(rearm_on_silence_end(self.video))
         self.services = Services(
             store=self.store,
             engine=self.engine,
@@ -111,8 +123,14 @@ class LocalRuntime:
             clock=clock,
             auth=settings.auth,
             video=view,
+            clips=self.clips,
             live_video=build_live_view(settings, self.video),
             live_config=settings.live_video,
+            timezone=settings.locale.timezone,
+            map=settings.map,
+            map_sites=map_sites(settings.buttons, settings.cameras),
+            field=settings.field,
+            photos_dir=settings.field.photos_dir or f"{settings.storage.snapshots_path()}/../field-photos",
         )
         self._ticker: asyncio.Task[None] | None = None
 
@@ -150,6 +168,8 @@ class LocalRuntime:
             freeze_startup_objects()
         if self.video is not None:
             await asyncio.to_thread(self.video.start)  # loads models: seconds, off the event loop
+        if self.clips is not None:
+            self.clips.start()
         log.info(
             "sharpeyes started: %d grids, %d buttons", len(self.settings.grids), len(self.settings.buttons)
         )
@@ -168,6 +188,7 @@ class LocalRuntime:
         self.engine.warm_up()
         with self.store.write() as conn:
             ensure_devices(conn, dict(self.directory.devices))
+            roster.seed(conn, self.settings.people, self.settings.units, self.clock())
 
     async def _tick_loop(self) -> None:
         """Deadlines, presence and housekeeping; a failing tick is logged and the loop goes on."""
@@ -193,6 +214,8 @@ class LocalRuntime:
                 await self._ticker
         if self.video is not None:  # before delivery stops: its last incidents still go out
             await asyncio.to_thread(self.video.stop)
+        if self.clips is not None:  # what was received is finished and recorded, before delivery stops
+            await asyncio.to_thread(self.clips.stop)
         if self.uses_mqtt:
             await asyncio.to_thread(self.listener.stop)
         await self.delivery.stop()

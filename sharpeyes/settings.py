@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -12,12 +12,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError
 
-from alarms.config import GridConfig, SlaConfig, StorageConfig, WebhookConfig
+from alarms.config import AreaName, GridConfig, SlaConfig, StorageConfig, WebhookConfig
+from alarms.field_config import FieldConfig, PersonConfig, UnitConfig
+from alarms.locale import LocaleConfig
+from alarms.silence_config import SilenceConfig
 from dashboard.config import AuthConfig, HttpConfig, LiveVideoConfig
+from dashboard.map_config import MapConfig
 from detectors.config import DetectorConfig
 from ingest.config import ButtonConfig, MqttConfig, PresenceConfig, Strict
 from jetstream.config import DistributedConfig
 from sharpeyes.yaml_lines import Loc, line_of, load_with_lines
+from video.clip_config import ClipsConfig
 from video.config import CameraConfig, VideoConfig, video_problems
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -28,15 +33,24 @@ class Settings(Strict):
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()
     grids: list[GridConfig] = Field(default_factory=list)
+    communities: list[AreaName] = Field(default_factory=list, description="names of the grids' communities")
+    streets: list[AreaName] = Field(default_factory=list, description="names of the grids' streets")
+    locale: LocaleConfig = LocaleConfig()
+    map: MapConfig = MapConfig()
     buttons: list[ButtonConfig] = Field(default_factory=list)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     auth: AuthConfig = AuthConfig()
     sla: SlaConfig = SlaConfig()
+    people: list[PersonConfig] = Field(default_factory=list, description="field workers (issue 15)")
+    units: list[UnitConfig] = Field(default_factory=list, description="police, fire and other units")
+    field: FieldConfig = FieldConfig()
+    silences: SilenceConfig = SilenceConfig()
     presence: PresenceConfig = PresenceConfig()
     cameras: list[CameraConfig] = Field(default_factory=list)
     detectors: dict[str, DetectorConfig] = Field(default_factory=dict)
     video: VideoConfig = VideoConfig()
     live_video: LiveVideoConfig = LiveVideoConfig()
+    clips: ClipsConfig = ClipsConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # local: every part in one process (the default); ray: cameras on Ray shards, observations via JetStream
     runtime: Literal["local", "ray"] = "local"
@@ -117,6 +131,12 @@ def _grid_problems(settings: Settings) -> list[ConfigProblem]:
         if grid.id in seen:
             problems.append(ConfigProblem(("grids", i, "id"), f"duplicate grid id {grid.id!r}"))
         seen.add(grid.id)
+    for section, areas in (("communities", settings.communities), ("streets", settings.streets)):
+        ids: set[str] = set()
+        for i, area in enumerate(areas):  # one name per id: two would make the pages disagree
+            if area.id in ids:
+                problems.append(ConfigProblem((section, i, "id"), f"duplicate id {area.id!r}"))
+            ids.add(area.id)
     return problems
 
 
@@ -173,6 +193,46 @@ def _token_problems(settings: Settings, env: Mapping[str, str], grid_ids: set[st
     return problems
 
 
+def _field_problems(settings: Settings, grid_ids: set[str]) -> list[ConfigProblem]:
+    """The roster (issue 15) names grids, units and the gateway webhook: each must exist, or dispatch would
+    find nobody, or notices would go nowhere."""
+    problems: list[ConfigProblem] = []
+    unit_ids = {u.id for u in settings.units}
+    seen: set[str] = set()
+    groups: list[tuple[str, Sequence[PersonConfig | UnitConfig]]] = [
+        ("people", settings.people),
+        ("units", settings.units),
+    ]
+    for section, entries in groups:
+        ids: set[str] = set()
+        for i, entry in enumerate(entries):
+            if entry.id in ids:
+                problems.append(ConfigProblem((section, i, "id"), f"duplicate id {entry.id!r}"))
+            ids.add(entry.id)
+            problems += [
+                ConfigProblem((section, i, "grids", j), f"unknown grid {grid_id!r}")
+                for j, grid_id in enumerate(entry.grids)
+                if grid_id not in grid_ids
+            ]
+    for i, person in enumerate(settings.people):
+        if person.unit is not None and person.unit not in unit_ids:
+            problems.append(ConfigProblem(("people", i, "unit"), f"unknown unit {person.unit!r}"))
+        if person.username is not None and person.username in seen:
+            problems.append(
+                ConfigProblem(("people", i, "username"), f"duplicate username {person.username!r}")
+            )
+        if person.username is not None:
+            seen.add(person.username)
+    hooks = {h.name for h in settings.webhooks}
+    if settings.field.gateway is not None and settings.field.gateway not in hooks:
+        problems.append(
+            ConfigProblem(
+                ("field", "gateway"), f"unknown webhook {settings.field.gateway!r}; known: {sorted(hooks)}"
+            )
+        )
+    return problems
+
+
 def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProblem]:
     """References between sections (grids, buttons, secrets) that a single model cannot check."""
     grid_ids = {g.id for g in settings.grids}
@@ -180,6 +240,7 @@ def cross_check(settings: Settings, env: Mapping[str, str]) -> list[ConfigProble
     problems += _button_problems(settings, grid_ids)
     problems += _webhook_problems(settings, env)
     problems += _token_problems(settings, env, grid_ids)
+    problems += _field_problems(settings, grid_ids)
     problems += _missing_env(("mqtt", "password_env"), settings.mqtt.password_env, env)
     video = video_problems(settings.cameras, settings.detectors, settings.video, grid_ids, env)
     problems.extend(ConfigProblem(loc, message) for loc, message in video)

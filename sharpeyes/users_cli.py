@@ -10,13 +10,18 @@ import os
 import sys
 from datetime import UTC, datetime
 
-ROLES = ("operator", "supervisor", "admin")
+ROLES = ("field", "operator", "supervisor", "admin")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = sub.add_parser("user", help="manage operator accounts for the dashboard")
     user.add_argument("-c", "--config", default="configs/demo.yaml")
     acts = user.add_subparsers(dest="user_command", required=True)
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        # Also after the sub-command (`user add NAME … -c FILE`), as people type it. SUPPRESS: when it is
+        # not given there, the sub-parser leaves `config` alone instead of resetting it to its default.
+        p.add_argument("-c", "--config", default=argparse.SUPPRESS, help="config file (either position)")
 
     def password_source(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()
@@ -30,14 +35,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("--grid", action="append", help="limit to this grid (repeatable)")
     add.add_argument("--display-name")
     password_source(add)
+    config_option(add)
 
-    acts.add_parser("list", help="list users (never their hashes)")
+    config_option(acts.add_parser("list", help="list users (never their hashes)"))
     passwd = acts.add_parser("passwd", help="set a new password; ends the user's sessions")
     passwd.add_argument("username")
     password_source(passwd)
+    config_option(passwd)
     for name, text in (("disable", "disable a user; ends their sessions"), ("enable", "enable a user")):
         p = acts.add_parser(name, help=text)
         p.add_argument("username")
+        config_option(p)
     user.set_defaults(func=cmd_user)
 
 

@@ -5,16 +5,20 @@ a built object afterwards, so what a process runs can be read from the factory c
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from alarms.clip_evidence import attach_clip
 from alarms.delivery.http import Endpoint
 from alarms.delivery.outbox import OutboxItem, Routing
 from alarms.delivery.worker import DeliveryWorker, MqttPublish, Settler
-from alarms.engine import IncidentEngine
+from alarms.engine import IncidentEngine, IncidentNotFound
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
 from alarms.presence import PresenceMonitor
@@ -27,15 +31,20 @@ from dashboard.webrtc import WebRtcHub
 from ingest.button_payload import Reject
 from ingest.mqtt_client import ButtonListener
 from ingest.mqtt_publisher import MqttPublisher
+from ingest.packet_ring import TapFactory
 from jetstream.push_relay import PushRelay
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.settings import Settings
 from video.camera_view import ShardedCameraView
+from video.clip_recorder import ClipRecorder
+from video.clip_store import ClipStore
 from video.config import CameraConfig
 from video.pipeline import VideoPipeline
 from video.snapshots import SnapshotStore
 
 Clock = Callable[[], float]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +58,11 @@ class Core:
 
 
 def build_directory(settings: Settings) -> GridDirectory:
-    """Grids, plus where each button stands and which cameras it links."""
-    directory = GridDirectory.build(settings.grids)
+    """Grids and what their communities, streets and cameras are called, plus where each button stands
+    and which cameras it links."""
+    directory = GridDirectory.build(
+        settings.grids, settings.communities, settings.streets, {c.id: c.name for c in settings.cameras}
+    )
     for b in settings.buttons:
         location = b.location.model_dump(exclude_none=True) if b.location else {}
         directory.place(b.id, b.grid, tuple(b.cameras), location)
@@ -80,6 +92,7 @@ def build_core(settings: Settings, registry: CollectorRegistry, clock: Clock = t
         metrics,
         clock=clock,
         dedup_window_s=settings.storage.dedup_window_s,
+        silences=settings.silences,
     )
     return Core(store, directory, metrics, engine)
 
@@ -180,12 +193,45 @@ def build_delivery(
     return build_delivery_worker(settings, env, core, mqtt_publish, clock)
 
 
+def build_clips(
+    settings: Settings, core: Core, registry: CollectorRegistry, env: Mapping[str, str]
+) -> ClipRecorder | None:
+    """Evidence clips of this process's cameras (none without cameras, or with `clips.enabled: false`)."""
+    cfg = settings.clips
+    if not cfg.enabled or not any(c.enabled for c in settings.cameras):
+        return None
+    root = cfg.dir or str(Path(settings.storage.snapshots_path()).parent / "clips")
+    engine = core.engine
+
+    def is_open(incident_id: int) -> bool:
+        try:
+            return engine.get(incident_id).active
+        except IncidentNotFound:
+            return False
+
+    secret = env.get(cfg.link_secret_env) if cfg.link_secret_env else None
+    if cfg.link_secret_env and not secret:
+        log.warning(
+            "clips.link_secret_env %s is not set: clip links are signed with a key for this run only",
+            cfg.link_secret_env,
+        )
+    return ClipRecorder(
+        cfg,
+        ClipStore(root),
+        registry,
+        attach=functools.partial(attach_clip, engine),
+        is_open=is_open,
+        link_secret=secret,
+    )
+
+
 def build_video(
     settings: Settings,
     core: Core,
     registry: CollectorRegistry,
     env: Mapping[str, str],
     shard_cameras: list[CameraConfig] | None = None,
+    packet_tap: TapFactory | None = None,
 ) -> tuple[VideoPipeline | None, VideoView | None]:
     """The camera pipeline when this process runs cameras; otherwise, for an API beside Ray shards, a view
     of the shards' cameras (scope, listing, evidence pictures)."""
@@ -200,6 +246,8 @@ def build_video(
             snapshots=snapshots,
             registry=registry,
             env=env,
+            timezone=settings.locale.timezone,
+            packet_tap=packet_tap,
         )
         return pipeline, pipeline
     if shard_cameras:

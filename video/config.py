@@ -24,6 +24,7 @@ from detectors.config import (
     OnnxConfig,
     ZoneConfig,
 )
+from detectors.tamper_config import TamperConfig
 from ingest.config import Location, StreamConfig, Strict
 
 RuleKind = Literal["fire", "smoke", "crowd", "gathering"]
@@ -62,6 +63,7 @@ class CameraConfig(StreamConfig):
     zones: list[ZoneConfig] = Field(default_factory=list)
     ignore: IgnoreConfig = IgnoreConfig()
     motion: MotionGateConfig | None = Field(None, description="overrides video.motion for this camera")
+    tamper: TamperConfig | None = Field(None, description="overrides video.tamper for this camera")
 
 
 def _default_detectors() -> dict[RuleKind, str]:
@@ -77,6 +79,7 @@ class VideoConfig(Strict):
     )
     motion: MotionGateConfig = MotionGateConfig()
     batcher: BatcherConfig = BatcherConfig()
+    tamper: TamperConfig = TamperConfig()  # camera tampering checks, on by default (video/tamper_watch.py)
     snapshot_quality: int = Field(85, ge=10, le=100)
     snapshot_max_width: int = Field(1280, ge=160, le=7680)
     rules_tick_s: float = Field(1.0, gt=0, description="how often rules see time pass without a frame")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from alarms.locale import DEFAULT_TIMEZONE, local_time
 from detectors.annotate import annotate, encode_jpeg
 from detectors.types import DetectionResult, Detections
 from ingest.types import Frame
@@ -50,17 +50,22 @@ def evidence_picture(result: DetectionResult, main: Frame | None) -> EvidencePic
 
 
 def snapshot_jpeg(
-    result: DetectionResult, main: Frame | None, cam: CameraConfig, caption: str, video: VideoConfig
+    result: DetectionResult,
+    main: Frame | None,
+    cam: CameraConfig,
+    caption: str,
+    video: VideoConfig,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> tuple[bytes, float]:
-    """The annotated evidence JPEG (boxes, zones, ignore areas, caption with the local time) and the
-    capture time of the picture it was drawn on."""
+    """The annotated evidence JPEG (boxes, zones, ignore areas, caption with the time in the configured
+    zone, whatever the server's own zone) and the capture time of the picture it was drawn on."""
     pic = evidence_picture(result, main)
     image = annotate(
         pic.image,
         pic.detections,
         zones=[(z.name, pic.points(z.polygon)) for z in cam.zones],
         ignore=[pic.points(p) for p in cam.ignore.polygons],
-        caption=f"{caption} " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pic.captured_at)),
+        caption=f"{caption} {local_time(pic.captured_at, timezone)}",
         max_width=video.snapshot_max_width,
     )
     return encode_jpeg(image, video.snapshot_quality), pic.captured_at

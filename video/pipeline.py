@@ -24,7 +24,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from alarms.grids import GridDirectory, Placement
+from alarms.grids import GridDirectory
+from alarms.locale import DEFAULT_TIMEZONE
 from alarms.observations import Observation, ObservationLevel
 from alarms.triggers import ConditionSink
 from detectors.base import build_detector
@@ -34,6 +35,7 @@ from detectors.types import DetectionResult
 from ingest.camera_spec import CameraSpec
 from ingest.health import VideoLossEvent
 from ingest.manager import CameraManager
+from ingest.packet_ring import TapFactory
 from ingest.types import Frame, StreamHealth, StreamState
 from video.camera_state import CameraState
 from video.config import CameraConfig, VideoConfig, detector_configs, detector_for
@@ -42,6 +44,7 @@ from video.metrics import VideoMetrics
 from video.rule_group import RuleGroup
 from video.snapshots import SnapshotStore
 from video.status import CameraStatus, DetectorStatus, camera_status
+from video.tamper_watch import TamperEvent, TamperWatch
 from video.triggers import cleared_trigger, observation_trigger, video_loss_trigger
 
 log = logging.getLogger(__name__)
@@ -73,8 +76,11 @@ class VideoPipeline:
         snapshots: SnapshotStore,
         registry: CollectorRegistry,
         env: Mapping[str, str],
+        timezone: str = DEFAULT_TIMEZONE,
+        packet_tap: TapFactory | None = None,
     ) -> None:
         self.video = video
+        self.timezone = timezone  # locale.timezone: the time written on evidence pictures
         self.engine = engine
         self.snapshots = snapshots
         self.registry = registry
@@ -93,17 +99,18 @@ class VideoPipeline:
             registry=registry,
             on_state_change=self._on_state,
             on_video_loss=lambda event: self._queue.put(event),
+            packet_tap=packet_tap,  # evidence clips: each camera's encoded packets (video/clip_recorder.py)
         )
         self._batchers: dict[str, BatcherPool] = {}
         self._restarted_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._unsubscribe: Any = None
         self._latest_results: dict[str, DetectionResult] = {}  # per camera, for the live-view overlay
+        self.tamper = TamperWatch.of(cameras, video, self._queue.put, registry, snapshots, timezone)
 
     def _camera_state(self, cam: CameraConfig, directory: GridDirectory) -> CameraState:
-        grid = directory.grid_placement(cam.grid)
         location = cam.location.model_dump(exclude_none=True) if cam.location else {}
-        placement = Placement(grid.grid_id, grid.community_id, grid.street_id, (cam.id,), location)
+        placement = directory.camera_placement(cam.id, cam.grid, cam.name, location)
         gate = MotionGate.from_config(cam.motion or self.video.motion)
         state = CameraState(cam, placement, gate, period_ns=int(1e9 / cam.detect_fps))
         by_detector: dict[str, list[Any]] = {}
@@ -193,6 +200,7 @@ class VideoPipeline:
 
     # ----- frames → detectors (reader threads) -----------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
+        self.tamper.offer(frame)  # before the motion gate: a covered or frozen camera shows no motion
         cam = self.cameras.get(frame.camera_id)
         if cam is None or not cam.groups:
             return
@@ -257,6 +265,8 @@ class VideoPipeline:
             self._observed(item)
         elif isinstance(item, VideoLossEvent):
             self._video_loss(item)
+        elif isinstance(item, TamperEvent) and item.camera_id in self.cameras:
+            self.tamper.report(item, self.cameras[item.camera_id].placement, self.engine, self._engine_call)
         elif isinstance(item, tuple) and item[0] == "online":
             # Back after a restart of ours: a video_loss left open by the last run is closed here.
             self._engine_call(self.engine.clear_condition, "video_loss", item[1], "video online")
@@ -293,7 +303,7 @@ class VideoPipeline:
         try:
             main = self.manager.latest(cam.id, stream="main") if cam.detect_url else None
             jpeg, captured_at = snapshot_jpeg(
-                result, main, cam, f"{cam.id} {obs.kind} {obs.level.value}", self.video
+                result, main, cam, f"{cam.id} {obs.kind} {obs.level.value}", self.video, self.timezone
             )
             return self.snapshots.save(cam.id, captured_at, obs.kind, obs.level.value, jpeg)
         except Exception:  # no picture is bad; no incident would be worse
@@ -328,6 +338,14 @@ class VideoPipeline:
                 log.warning("engine %s failed; retrying in %.1f s", fn.__name__, pause, exc_info=True)
                 time.sleep(pause)
         return False
+
+    def rearm(self, camera_id: str, kind: str) -> int:
+        """A silence on the camera ended: its rules of this kind start afresh (see video/rearm.py)."""
+        cam = self.cameras.get(camera_id)
+        n = sum(g.rearm(kind) for g in cam.groups.values()) if cam is not None else 0
+        n += self.tamper.rearm(camera_id) if kind == "camera_tamper" else 0
+        log.info("camera %s: %d %s rule(s) re-armed after a silence", camera_id, n, kind)
+        return n
 
     # ----- read side, for the API ------------------------------------------------------------------------
     def camera_scope(self, camera_id: str) -> tuple[str, str] | None:

@@ -67,3 +67,21 @@ class RuleGroup:
         """Time passes without a frame: lets a smoke episode end while the camera is down or still."""
         with self.lock:
             return [] if self.rules is None else self.rules.feed(None, now)
+
+    def rearm(self, kind: str) -> int:
+        """Forget the episodes of this kind (a silence ended): what is still in view is seen afresh."""
+        with self.lock:
+            if self.rules is None:
+                return 0
+            runners = [
+                r
+                for r in self.rules.runners
+                if getattr(getattr(r.rule, "config", None), "kind", None) == kind
+            ]
+            for r in runners:
+                r.state = r.rule.initial()
+            return len(runners)
+
+
+def _kind(rule: object) -> str | None:
+    return getattr(getattr(rule, "config", None), "kind", None)

@@ -56,7 +56,9 @@ def event_type_for(action: str) -> str:
         return "incident.created"
     if action == "escalate":
         return "incident.escalated"
-    if action in ("close", "cancel", "merge", "auto_close"):
+    if action == "merge":  # its own event: the body's merged_into names the incident it went into
+        return "incident.merged"
+    if action in ("close", "cancel", "auto_close"):
         return "incident.closed"
     return "incident.updated"
 
@@ -88,6 +90,8 @@ def endpoint_event(
             return None
         if action == "confirmed" or confirms:
             event_type = "incident.created"
+    if event_type == "incident.merged" and event_type not in hook.events:
+        event_type = "incident.updated"  # an endpoint that lists events from before merges still hears it
     return event_type if event_type in hook.events else None
 
 
@@ -203,6 +207,29 @@ class Routing:
         else:
             return None
         return self._ack_row(incident["source_id"], body)
+
+    def merged_button_acks(
+        self, merged: dict[str, Any], target: dict[str, Any], action: str, now: float
+    ) -> list[dict[str, Any]]:
+        """The pole of an SOS merged into ``target`` hears the target's acknowledgement or dispatch, with
+        its own incident id and the target's id and state."""
+        if merged["source_kind"] != "button" or action not in ("acknowledge", "dispatch"):
+            return []
+        ack = self._button_ack({**merged, "state": target["state"]}, action, now)
+        if ack is None:
+            return []
+        ack["payload"] = dumps({**json.loads(ack["payload"]), "merged_into": target["id"]})
+        base = {
+            "incident_id": merged["id"],
+            "event_type": f"button.{action}",
+            "life_safety": True,
+            "created_at": now,
+            "source_ts": None,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        return [{**base, **ack}]
 
     def _ack_row(self, button_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -12,8 +12,10 @@ from alarms.delivery.outbox import OutboxItem
 from alarms.storage.port import Database
 from alarms.storage.schema import incidents, outbox
 
-# Marks incidents as reached inside the recorder's transaction (the engine keeps its cache in step).
-DeliveredHook = Callable[[Connection, set[int]], None]
+# Marks incidents as reached inside the recorder's transaction (the engine keeps its cache in step); what it
+# returns runs once that transaction committed (the engine tells the operators' pages then, not before).
+AfterCommit = Callable[[], None]
+DeliveredHook = Callable[[Connection, set[int]], AfterCommit | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +56,19 @@ def record_outcomes(store: Database, batch: list[Outcome], mark_delivered: Deliv
         else:
             row.update(next_attempt_at=o.retry_at)
         params.append(row)
+    after: AfterCommit | None = None
     with store.write(durable=False) as conn:  # lost to a power cut: a resend, deduped by webhook-id
         conn.execute(_RECORD, params)  # one executemany for the whole batch
         if delivered_incidents:
-            mark_delivered(conn, delivered_incidents)
+            after = mark_delivered(conn, delivered_incidents)
+    if after is not None:
+        after()
 
 
-def mark_delivered_sql(conn: Connection, incident_ids: set[int]) -> None:
+def mark_delivered_sql(conn: Connection, incident_ids: set[int]) -> AfterCommit | None:
     conn.execute(
         update(incidents)
         .where(incidents.c.id.in_(incident_ids), incidents.c.dispatch_status != "delivered")
         .values(dispatch_status="delivered")
     )
+    return None

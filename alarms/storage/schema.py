@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -60,10 +61,21 @@ incidents = Table(
     # source and category" a database guarantee, not a race.
     Column("open_key", String(160), unique=True),
     Column("version", Integer, nullable=False, default=1),
-    Index("ix_incidents_state", "state"),
-    Index("ix_incidents_grid", "grid_id"),
-    Index("ix_incidents_street", "street_id"),
+    # Where to go (migration 0004): address, landmark, coordinates and names; null for older incidents.
+    Column("place", JSON),
+    # Keyword search (migration 0006, alarms/storage/search_terms.py): indexed by PostgreSQL's GIN over
+    # to_tsvector('simple', search_terms) and SQLite's FTS5 table incident_fts (not declarable here).
+    Column("search_terms", Text),
+    # History, newest first, by each filter (migration 0006): (filter, created_at, id) pages by keyset.
+    Index("ix_incidents_state_created", "state", "created_at", "id"),
+    Index("ix_incidents_grid_created", "grid_id", "created_at", "id"),
+    Index("ix_incidents_street_created", "street_id", "created_at", "id"),
+    Index("ix_incidents_category_created", "category", "created_at", "id"),
+    Index("ix_incidents_assignee_created", "assignee", "created_at", "id"),
     Index("ix_incidents_created", "created_at"),
+    Index(
+        "ix_incidents_search", text("to_tsvector('simple', search_terms)"), postgresql_using="gin"
+    ).ddl_if(dialect="postgresql"),
     Index("ix_incidents_source", "source_id", "category", "id"),  # the previous incident of a source
 )
 
@@ -160,4 +172,99 @@ sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("last_seen_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
+)
+
+# A camera's rule silenced after a false alarm (migration 0005): it expires at `until` or is lifted early;
+# `ended_at` is set then, so an active silence is `ended_at IS NULL`.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("camera_id", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("rule", String(128)),
+    Column("incident_id", Integer, nullable=False, index=True),
+    Column("grid_id", String(64), nullable=False),
+    Column("street_id", String(64), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("reason", Text),
+    Column("created_at", Float, nullable=False),
+    Column("until", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("ended_by", String(128)),
+    Column("end_reason", String(16)),  # expired | lifted
+    Column("suppressed", Integer, nullable=False, default=0),
+    Index("ix_silences_source", "camera_id", "category", "ended_at"),
+)
+
+# SQLite's FTS5 table for keyword search and its shadow tables (migration 0006): virtual tables that
+# SQLAlchemy cannot declare, so schema comparisons leave them out.
+SQLITE_SEARCH_TABLES = frozenset(
+    f"incident_fts{suffix}" for suffix in ("", "_data", "_idx", "_docsize", "_config")
+)
+
+# The field loop (migration 0007, alarms/roster.py): people and units seeded from config, who is sent to an
+# incident (one row per person or unit, lead or helper) and the photos they took there.
+units = Table(
+    "units",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),  # police_station | fire_station | urban_management | …
+    Column("phone", String(32)),
+    Column("grids", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(32), nullable=False),  # grid_worker | police | community | firefighter | …
+    Column("unit_id", String(64)),
+    Column("phone", String(32)),
+    Column("grids", JSON, nullable=False),
+    Column("shifts", JSON, nullable=False),
+    Column("username", String(64), index=True),
+    Column("channels", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # person | unit
+    Column("target_id", String(64), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("lead", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),  # assigned | accepted | arrived | withdrawn
+    Column("assigned_by", String(128), nullable=False),
+    Column("assigned_at", Float, nullable=False),
+    Column("accept_deadline", Float, nullable=False),
+    Column("arrive_deadline", Float, nullable=False),
+    Column("accepted_at", Float),
+    Column("arrived_at", Float),
+    Column("location", JSON),
+    Column("missed", String(16)),  # the last deadline missed and escalated: accept | arrive
+    Index("ix_assignments_target", "target_id", "status"),
+)
+
+field_photos = Table(
+    "field_photos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, nullable=False, index=True),
+    Column("uploaded_by", String(128), nullable=False),
+    Column("file", String(128), nullable=False),
+    Column("thumb", String(128), nullable=False),
+    Column("media_type", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("exif_location", JSON),  # kept as data; the served file has no EXIF
+    Column("created_at", Float, nullable=False),
 )

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, update
 
 from alarms.delivery.outbox import OutboxItem, insert_rows
 from alarms.incidents import Incident
+from alarms.storage import search_terms
 from alarms.storage.schema import incidents, timeline
 
 # Everything the engine changes on an incident except dispatch_status, which the delivery worker also
@@ -68,6 +69,7 @@ class UnitOfWork:
 
     def flush(self) -> None:
         conn = self.conn
+        searched = search_terms.touched(self.timeline_rows, self.dirty.values())
         if self.dirty:
             # Only the columns that changed (untouched indexes stay untouched), one executemany per set.
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -86,6 +88,7 @@ class UnitOfWork:
         if self.timeline_rows:
             conn.execute(_INSERT_TIMELINE, self.timeline_rows)
             self.timeline_rows.clear()
+        search_terms.refresh(conn, searched)  # keyword search (alarms/search.py) reads these
         if self.outbox_rows:
             stored = insert_rows(conn, [row for row, _ in self.outbox_rows])
             for (_, items), item in zip(self.outbox_rows, stored, strict=True):

@@ -43,7 +43,9 @@ class CameraShard:
         if missing:  # nothing of this shard can run (no NATS address, say): say which, never a value
             raise RuntimeError(f"shard {index} settings on this node: {'; '.join(missing)}")
         self.settings = Settings.model_validate({**doc, "cameras": []})
-        self.directory = GridDirectory.build(self.settings.grids)
+        # No cameras in these settings (assigned below): each camera's own name comes with its config.
+        s = self.settings
+        self.directory = GridDirectory.build(s.grids, s.communities, s.streets)
         self.registry = CollectorRegistry()  # the spool's metrics (counts also in status())
         cfg = self.settings.distributed
         name = f"sharpeyes-shard-{index}"
@@ -76,6 +78,7 @@ class CameraShard:
                 snapshots=SnapshotStore(s.storage.snapshots_path()),
                 registry=CollectorRegistry(),  # fresh per pipeline: a re-apply registers again
                 env=os.environ,
+                timezone=s.locale.timezone,
             )
             pipeline.start()
             self.pipeline = pipeline

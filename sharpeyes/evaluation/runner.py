@@ -27,9 +27,11 @@ from ingest.types import Frame
 from sharpeyes.evaluation.media import open_source
 from sharpeyes.evaluation.metrics import Alert, ClipOutcome, Window
 from sharpeyes.evaluation.suite import ClipCase, ClipLabels
+from sharpeyes.evaluation.tamper_effects import EffectRenderer
 from video.camera_state import CameraState
 from video.config import CameraConfig, VideoConfig, detector_for
 from video.rule_group import RuleGroup
+from video.tamper_watch import CATEGORY, CameraTamper
 
 BASE_TS = 1_700_000_000.0  # clip time 0 as wall time for the rules (any fixed value will do)
 GRID = "EVAL"
@@ -86,6 +88,11 @@ class _Alerts:
         if obs.level is ObservationLevel.CONFIRMED and "confirmed_t" not in entry:
             entry["confirmed_t"] = t
 
+    def add_tamper(self, kind: str, t: float) -> None:
+        """A camera_tamper incident (its kind in the rule name); one per raise, never graded."""
+        key = (f"tamper:{kind}", f"{t:.3f}")
+        self.first[key] = {"kind": CATEGORY, "rule": key[0], "t": t, "level": ObservationLevel.CONFIRMED}
+
     def alerts(self) -> tuple[Alert, ...]:
         return tuple(
             Alert(e["kind"], e["rule"], e["t"], e["level"], e.get("confirmed_t"))
@@ -124,6 +131,27 @@ def _analyse(
             found.add(obs, pts + (t5 - t0))
 
 
+def _tamper(
+    cam: CameraTamper, frame: Frame, times: StageTimes, found: _Alerts, pts: float, t0: float
+) -> None:
+    """The camera's tamper checks on a frame they asked for, timed as their own stage."""
+    t1 = time.perf_counter()
+    event = cam.analyse(frame)
+    t2 = time.perf_counter()
+    times.add("tamper", (t2 - t1) * 1000)
+    if event is not None and event.kind is not None:
+        found.add_tamper(event.kind, pts + (t2 - t0))
+
+
+def _effect_events(case: ClipCase, end: float) -> list[Window]:
+    """A generated tampering is a camera_tamper event from its start to its end, by construction."""
+    e = case.effect
+    if e is None or not e.is_tamper or e.start_s >= end:
+        return []
+    stop = end if e.duration_s is None else min(end, e.start_s + e.duration_s)
+    return [Window(CATEGORY, max(case.start_s, e.start_s), stop)]
+
+
 def _clipped(intervals: list[Any], start: float, end: float) -> tuple[Window, ...]:
     out = []
     for iv in intervals:
@@ -131,6 +159,21 @@ def _clipped(intervals: list[Any], start: float, end: float) -> tuple[Window, ..
         if e > s:
             out.append(Window(iv.kind, s, e))
     return tuple(out)
+
+
+def _tick(groups: Mapping[str, RuleGroup], found: _Alerts, captured_at: float, pts: float) -> None:
+    for group in groups.values():
+        for obs in group.tick(captured_at):
+            found.add(obs, pts)
+
+
+def _image(source: Any, case: ClipCase, effect: EffectRenderer | None, pts: float) -> np.ndarray:
+    """The camera's picture: the decoded frame, cropped, with the case's generated effect."""
+    image = source.retrieve()
+    if case.crop is not None:
+        x0, y0, x1, y1 = case.crop
+        image = np.ascontiguousarray(image[y0:y1, x0:x1])
+    return effect.apply(image, pts) if effect is not None else image
 
 
 def run_clip(
@@ -149,7 +192,12 @@ def run_clip(
     if missing:
         raise RuntimeError(f"clip {cam.id}: detectors not loaded: {', '.join(missing)}")
     gate = MotionGate.from_config(cam.motion or video.motion)
-    state = CameraState(cam, groups[next(iter(groups))].placement, gate, int(1e9 / cam.detect_fps), groups)
+    state = CameraState(
+        cam, Placement(GRID, GRID, GRID, (cam.id,), {}), gate, int(1e9 / cam.detect_fps), groups
+    )
+    tamper_cfg = cam.tamper or video.tamper
+    tamper = CameraTamper(cam.id, tamper_cfg) if tamper_cfg.enabled else None
+    effect = EffectRenderer(case.effect) if case.effect is not None else None
     source = open_source(media, case.start_s)
     end = min(case.end_s or source.duration_s, source.duration_s)
     found = _Alerts()
@@ -169,19 +217,20 @@ def run_clip(
             captured_at = BASE_TS + pts
             if pts >= next_tick:
                 next_tick = pts + video.rules_tick_s
-                for group in groups.values():
-                    for obs in group.tick(captured_at):
-                        found.add(obs, pts)
-            if not state.due(int(pts * 1e9)):
+                _tick(groups, found, captured_at, pts)
+            detect = bool(groups) and state.due(int(pts * 1e9))
+            check = tamper is not None and tamper.due(captured_at)
+            if not detect and not check:
                 continue
             seq += 1
-            image = source.retrieve()
-            if case.crop is not None:
-                x0, y0, x1, y1 = case.crop
-                image = np.ascontiguousarray(image[y0:y1, x0:x1])
-            frame = Frame(cam.id, seq, captured_at, int(pts * 1e9), image)
+            frame = Frame(cam.id, seq, captured_at, int(pts * 1e9), _image(source, case, effect, pts))
             t1 = time.perf_counter()
             times.add("decode", (t1 - t0) * 1000)
+            if tamper is not None and check:
+                _tamper(tamper, frame, times, found, pts, t0)
+            if not detect:
+                continue
+            t1 = time.perf_counter()
             decision = gate.check(frame, captured_at)
             times.add("motion_gate", (time.perf_counter() - t1) * 1000)
             if decision.run:
@@ -192,8 +241,8 @@ def run_clip(
         cam.id,
         case.start_s,
         end,
-        frozenset(r.kind for r in cam.rules),
-        _clipped(labels.events, case.start_s, end),
+        frozenset(r.kind for r in cam.rules) | ({CATEGORY} if tamper is not None else set()),
+        (*_clipped(labels.events, case.start_s, end), *_effect_events(case, end)),
         _clipped(labels.dont_care, case.start_s, end),
         found.alerts(),
     )

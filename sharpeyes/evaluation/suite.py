@@ -18,11 +18,12 @@ from pydantic import Field, model_validator
 
 from detectors.config import DetectorConfig
 from ingest.config import Strict
+from sharpeyes.evaluation.tamper_effects import Effect
 from sharpeyes.settings import ConfigProblem, _interpolate
 from video.config import VideoConfig
 
-EventKind = Literal["fire", "smoke", "crowd", "gathering"]
-_DEFAULT_KINDS: tuple[EventKind, ...] = ("fire", "smoke", "crowd")
+EventKind = Literal["fire", "smoke", "crowd", "gathering", "camera_tamper"]
+_DEFAULT_KINDS: tuple[EventKind, ...] = ("fire", "smoke", "crowd", "camera_tamper")
 SYNTHETIC = "synthetic:"
 
 
@@ -76,6 +77,9 @@ class ClipCase(Strict):
     end_s: float | None = Field(None, gt=0, description="…to here; None = end of clip")
     crop: tuple[int, int, int, int] | None = Field(
         None, description="x0, y0, x1, y1 in source pixels: the camera sees only this region (a closer view)"
+    )
+    effect: Effect | None = Field(
+        None, description="generated tampering (a camera_tamper event by construction) or a look-alike"
     )
 
     @model_validator(mode="after")

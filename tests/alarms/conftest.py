@@ -104,7 +104,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path)
     else:
         s = Store(request.getfixturevalue("pg_store_url"))
         with s.engine.begin() as conn:
-            for table in ("timeline", "outbox", "incidents", "seen_events", "devices"):
+            for table in ("timeline", "outbox", "silences", "incidents", "seen_events", "devices"):
                 conn.execute(text(f"DELETE FROM {table}"))  # much faster than TRUNCATE on tiny tables
     try:
         yield s

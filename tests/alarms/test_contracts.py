@@ -130,7 +130,10 @@ def _dict_public(inc: Incident, now: float) -> dict[str, Any]:
 
     from alarms.lifecycle import allowed_actions
 
-    out: dict[str, Any] = {f.name: getattr(inc, f.name) for f in fields(inc) if f.name != "open_key"}
+    added = ("place",)  # compatible additions since: appended after the old keys
+    out: dict[str, Any] = {
+        f.name: getattr(inc, f.name) for f in fields(inc) if f.name != "open_key" and f.name not in added
+    }
     for name in _TIME_FIELDS:
         out[name] = iso(getattr(inc, name))
     out["escalation_to"] = ESCALATION_LEVELS[inc.escalation_level]
@@ -139,6 +142,7 @@ def _dict_public(inc: Incident, now: float) -> dict[str, Any]:
     out["close_overdue"] = (
         (inc.closed_at or inc.resolved_at) is None and inc.active and now > inc.close_deadline
     )
+    out["place"] = inc.place
     return out
 
 

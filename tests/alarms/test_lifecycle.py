@@ -219,7 +219,7 @@ def test_merge_arguments(rig) -> None:  # type: ignore[no-untyped-def]
     for merged_into in (None, a):
         with pytest.raises(BadRequest, match="merged_into"):
             rig.engine.act(a, "merge", "op", merged_into=merged_into)
-    with pytest.raises(IncidentNotFound):
+    with pytest.raises(BadRequest, match="no incident 99999"):  # coded: tests/alarms/test_merges.py
         rig.engine.act(a, "merge", "op", merged_into=99999)
     inc = rig.engine.act(a, "merge", "op", merged_into=b)
     assert (inc.state, inc.merged_into, inc.version) == ("merged", b, 2)

@@ -70,6 +70,9 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/incidents/{incident_id}/{action}"): row(
         f"/api/incidents/{INCIDENT}/acknowledge", 401, 200, 200, 200, 404, 404, body={}
     ),
+    ("POST", "/api/incidents/{incident_id}/viewers"): row(
+        f"/api/incidents/{INCIDENT}/viewers", 401, 200, 200, 200, 404, 404, body={}
+    ),
     ("GET", "/api/incidents/{incident_id}/snapshot"): row(
         f"/api/incidents/{INCIDENT}/snapshot",
         401,
@@ -87,9 +90,33 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/kpis"): row("/api/kpis", 401, 200, 200, 200, 200, 200),
     ("GET", "/api/events"): row("/api/events", 401, 200, 200, 200, 200, 200),
     ("GET", "/api/grids"): row("/api/grids", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/trends"): row("/api/trends", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/map"): row("/api/map", 401, 200, 200, 200, 200, 200),
     ("GET", "/api/cameras"): row("/api/cameras", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/incidents/{incident_id}/merge-candidates"): row(
+        f"/api/incidents/{INCIDENT}/merge-candidates", 401, 200, 200, 200, 404, 404
+    ),
+    ("GET", "/api/silence-policy"): row("/api/silence-policy", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/silences"): row("/api/silences", 401, 200, 200, 200, 200, 200),
+    ("POST", "/api/silences/{silence_id}/lift"): row(
+        "/api/silences/999999/lift", 401, 404, 404, 404, 404, 404, body={}
+    ),
     ("GET", "/api/snapshots/{camera_id}/{filename}"): row(
         "/api/snapshots/CAM-01/x.jpg", 401, 404, 404, 404, 404, 404
+    ),
+    # Evidence clips (no cameras here, so no clips: in-scope callers get 404; never anonymous, bar a signed
+    # link, which this app without clips cannot mint). tests/e2e/test_clips.py plays real ones.
+    ("GET", "/api/clips/{clip_id}"): row(
+        "/api/clips/CAM-01~20260101T000000000", 401, 404, 404, 404, 404, 404
+    ),
+    ("POST", "/api/clips/{clip_id}/link"): row(
+        "/api/clips/CAM-01~20260101T000000000/link", 401, 404, 404, 404, 404, 404, body={}
+    ),
+    ("GET", "/api/signed-clips/{clip_id}"): row(
+        "/api/signed-clips/CAM-01~20260101T000000000?expires=1&sig=x", 404, 404, 404, 404, 404, 404
+    ),
+    ("GET", "/api/incidents/{incident_id}/clips"): row(
+        f"/api/incidents/{INCIDENT}/clips", 401, 200, 200, 200, 404, 404
     ),
     # Live video (no cameras in this app: in-scope callers get 404 too; tests/dashboard/test_live_api.py
     # covers scope with real cameras).
@@ -114,6 +141,53 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
         "/api/cameras/CAM-01/detections", 401, 404, 404, 404, 404, 404
     ),
     ("GET", "/api/live"): row("/api/live", 401, 403, 403, 200, 403, 403),
+    ("GET", "/api/search"): row("/api/search", 401, 200, 200, 200, 200, 200),  # scope: test_search_api.py
+    ("GET", "/api/search/export.csv"): row("/api/search/export.csv", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/search/export.xlsx"): row("/api/search/export.xlsx", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/reports/kpis.xlsx"): row("/api/reports/kpis.xlsx", 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/reports/kpis.html"): row("/api/reports/kpis.html", 401, 200, 200, 200, 200, 200),
+    # The field loop (issue 15; the `field` role and people on the roster: tests/dashboard/test_field_api.py).
+    # Nobody is on this app's roster: dispatches name nobody (409), field actions need a person (403).
+    ("GET", "/field"): row("/field", 303, 303, 303, 303, 303, 303),  # the phone page needs a cookie session
+    ("GET", "/api/field/roster"): row("/api/field/roster", 401, 404, 404, 404, 404, 404),  # no grid asked
+    ("GET", "/api/field/incidents/{incident_id}"): row(
+        f"/api/field/incidents/{INCIDENT}", 401, 200, 200, 200, 404, 404
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/dispatch"): row(
+        f"/api/field/incidents/{INCIDENT}/dispatch", 401, 409, 409, 409, 404, 404, body={"lead": {"id": "x"}}
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/urge"): row(
+        f"/api/field/incidents/{INCIDENT}/urge", 401, 403, 409, 409, 403, 404, body={"note": "快"}
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/review"): row(
+        f"/api/field/incidents/{INCIDENT}/review", 401, 409, 409, 409, 404, 404, body={"decision": "close"}
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/callback"): row(
+        f"/api/field/incidents/{INCIDENT}/callback",
+        401, 409, 409, 409, 404, 404,
+        body={"satisfaction": "satisfied"},
+    ),
+    ("GET", "/api/field/tasks"): row("/api/field/tasks", 401, 403, 403, 403, 403, 403),
+    ("POST", "/api/field/incidents/{incident_id}/accept"): row(
+        f"/api/field/incidents/{INCIDENT}/accept", 401, 403, 403, 403, 404, 404
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/arrive"): row(
+        f"/api/field/incidents/{INCIDENT}/arrive", 401, 403, 403, 403, 404, 404, body={}
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/progress"): row(
+        f"/api/field/incidents/{INCIDENT}/progress", 401, 403, 403, 403, 404, 404, body={"note": "x"}
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/resolve"): row(
+        f"/api/field/incidents/{INCIDENT}/resolve", 401, 403, 403, 403, 404, 404, body={"note": "x"}
+    ),
+    ("POST", "/api/field/incidents/{incident_id}/photos"): row(  # a JSON body is no picture: 415
+        f"/api/field/incidents/{INCIDENT}/photos", 401, 415, 415, 415, 404, 404, body={}
+    ),
+    ("GET", "/api/field/photos/{photo_id}"): row("/api/field/photos/999999", 401, 404, 404, 404, 404, 404),
+    ("GET", "/api/field/photos/{photo_id}/thumb"): row(
+        "/api/field/photos/999999/thumb", 401, 404, 404, 404, 404, 404
+    ),
+    ("GET", "/api/field/kpis"): row("/api/field/kpis", 401, 200, 200, 200, 200, 200),
 }
 ANONYMOUS = {
     ("GET", "/healthz"),
@@ -124,6 +198,8 @@ ANONYMOUS = {
     ("GET", "/"),
     ("GET", "/ui"),
     ("GET", "/ui/"),
+    ("GET", "/field"),
+    ("GET", "/api/signed-clips/{clip_id}"),  # the signature is the credential (dashboard/clip_api.py)
 }
 
 

@@ -117,7 +117,7 @@ def test_acknowledge_dispatch_and_close_from_the_page(
     detail.locator("input[name=assignee]").fill("巡逻三组")
     detail.locator("button[data-submit='dispatch']").click()
     expect(detail.locator("#detail-state")).to_have_text("已派遣")
-    page.screenshot(path=str(shots(tmp_path) / "incident-detail.png"))
+    page.screenshot(path=str(shots(tmp_path) / "incident-dispatched.png"))  # detail: test_incident_place.py
 
     detail.locator("button[data-action='resolve']").click()
     detail.locator("textarea[name=note]").fill("误触，已确认安全")
@@ -136,7 +136,7 @@ def test_acknowledge_dispatch_and_close_from_the_page(
     expect(page.locator("#kpi-overall [data-kpi='closed'] .kpi-value")).to_have_text("1")
     expect(page.locator("#kpi-overall [data-kpi='closure_rate'] .kpi-value")).to_have_text("100.0%")
     expect(page.locator("#kpi-rules tr[data-rule='button:sos']")).to_contain_text("100.0%")
-    page.screenshot(path=str(shots(tmp_path) / "kpis.png"))
+    page.screenshot(path=str(shots(tmp_path) / "kpis-sketch.png"))
     page.click("nav.tabs [data-view='devices']")
     expect(page.locator("#device-table tr[data-device='B-001']")).to_contain_text("B-001")
     page.screenshot(path=str(shots(tmp_path) / "devices.png"))
@@ -193,7 +193,7 @@ def test_page_works_in_chinese_and_english(browser: Browser, service: Service, m
     expect(row(page, inc["id"])).to_contain_text("待受理")
     page.click("nav.tabs [data-view='map']")
     expect(page.locator("svg.gridmap circle.marker")).to_have_count(1)
-    page.screenshot(path=str(shots(tmp_path) / "map.png"))
+    page.screenshot(path=str(shots(tmp_path) / "map-sketch.png"))
     page.locator("svg.gridmap polygon.region[data-grid='G-001']").click()  # district → street S-1
     expect(page.locator(".crumbs")).to_contain_text("街道 S-1")
     page.locator("svg.gridmap polygon.region[data-grid='G-001']").click()  # → community C-1

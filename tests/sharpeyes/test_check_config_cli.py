@@ -106,6 +106,7 @@ def test_shipped_demo_config(env: dict[str, str], rc: int) -> None:
     if rc:
         assert [line.split(" ", 1)[1] for line in out.stderr.splitlines()] == [
             "webhooks[0].secret_env: environment variable DEMO_WEBHOOK_SECRET is not set",
+            "webhooks[1].secret_env: environment variable DEMO_WEBHOOK_SECRET is not set",  # the gateway
             "auth.api_tokens[0].token_env: environment variable SHARPEYES_ADMIN_TOKEN is not set",
         ]
     else:

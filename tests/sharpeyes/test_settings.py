@@ -73,7 +73,13 @@ def test_issue_example_validates() -> None:
         "https://dispatch.example/hook",
         "DISPATCH_WEBHOOK_SECRET",
     )
-    assert hook.events == ["incident.created", "incident.updated", "incident.escalated", "incident.closed"]
+    assert hook.events == [
+        "incident.created",
+        "incident.updated",
+        "incident.escalated",
+        "incident.closed",
+        "incident.merged",
+    ]
     [token] = s.auth.api_tokens
     assert (token.name, token.token_env, token.role) == ("dispatch", "DISPATCH_API_TOKEN", "operator")
 
@@ -125,7 +131,8 @@ def _fix(text: str) -> str:
             "    secret_env: DISPATCH_WEBHOOK_SECRET\n    events: [incident.exploded]\n",
             [
                 "demo.yaml:16 webhooks[0]: unknown event types ['incident.exploded']; known: "
-                "['incident.created', 'incident.updated', 'incident.escalated', 'incident.closed']"
+                "['incident.created', 'incident.updated', 'incident.escalated', 'incident.closed', "
+                "'incident.merged']"
             ],
         ),
         (

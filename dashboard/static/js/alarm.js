@@ -2,7 +2,7 @@
 // priority-1 incident waits for acknowledgement. Browsers only start audio after a user gesture, so the
 // page asks for one click if the AudioContext is still suspended.
 
-const state = { playing: false, beeps: 0, since: null };
+const state = { playing: false, beeps: 0, since: null, restarts: 0 };
 let ctx = null;
 let timer = null;
 
@@ -51,6 +51,17 @@ export function setAlarm(on) {
     state.playing = false;
     document.body.dataset.alarm = "off";
   }
+}
+
+/** A new emergency while the alarm already sounds: start the pattern again now, so it is heard as new. */
+export function restartAlarm() {
+  state.restarts += 1;
+  state.since = Date.now();
+  if (timer) clearInterval(timer);
+  state.playing = true;
+  document.body.dataset.alarm = "on";
+  beep();
+  timer = setInterval(beep, 1200);
 }
 
 export function alarmState() { return { ...state, audio: audioState() }; }

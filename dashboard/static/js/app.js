@@ -2,19 +2,23 @@
 // server push. Panels: queue + detail, grid map, KPIs, devices.
 
 import { t, applyI18n, setLang, getLang, LANGS, onLangChange, tv } from "./i18n.js";
-import { h, replace, setServerTime } from "./dom.js";
+import { h, replace, setServerTime, setTimeZone } from "./dom.js";
 import { api, setCsrf } from "./api.js";
-import { store, emit, upsert, setGrids, subscribe, select, OPEN_STATES } from "./store.js";
+import { store, emit, upsert, setGrids, subscribe, select, OPEN_STATES, gridName } from "./store.js";
 import { connectLive } from "./live.js";
-import { setAlarm, unlockAudio, alarmState, audioState } from "./alarm.js";
+import { unlockAudio, alarmState, audioState } from "./alarm.js";
+import { onChange as alertOnChange, update as alertUpdate, askNotifications, alertState } from "./alert.js";
+import { initPresence, onViewers } from "./presence.js";
+import { initShortcuts } from "./shortcuts.js";
 import { initQueue } from "./queue.js";
 import { initDetail } from "./detail.js";
 import { initMap } from "./map.js";
 import { initKpis } from "./kpis.js";
 import { initDevices } from "./devices.js";
 import { initWall } from "./wall.js";
+import { initSearch } from "./search.js";
 
-const VIEWS = ["queue", "map", "kpis", "wall", "devices"];
+const VIEWS = ["queue", "map", "kpis", "wall", "devices", "search"];
 
 async function loadIncidents() {
   const open = OPEN_STATES.map((s) => `state=${s}`).join("&");
@@ -25,17 +29,16 @@ async function loadIncidents() {
   updateAlarm();
 }
 
-function updateAlarm() {
-  const waiting = [...store.incidents.values()].some((i) => i.priority === 1 && i.state === "reported");
-  setAlarm(waiting);
-  document.querySelector("#sound-banner").hidden = !(waiting && audioState() !== "running");
-}
+function updateAlarm() { alertUpdate(); }
 
 function onIncident(event) {
   const inc = event.incident;
   if (!inc) return;
   inc.__committed_at = event.committed_at;
+  inc.__action = event.action;
+  const prev = store.incidents.get(inc.id);
   if (upsert(inc)) {
+    alertOnChange(inc, prev, event.action);
     emit("incident", inc);
     emit("live", inc);
     if (event.action === "created") linkage(inc);
@@ -61,13 +64,17 @@ function show(view) {
   emit("show", view);
 }
 
+/** The signed-in person by display name, their role and the places they see (grid names, not ids). */
+function showWho(me) {
+  const names = [...(me.streets || []), ...(me.grids || []).map((g) => gridName(g))];
+  replace(document.querySelector("#who"), `${me.display_name || me.name} (${tv("role", me.role)}${names.length ? ` · ${names.join(", ")}` : ""})`);
+}
+
 function header(me) {
   const lang = document.querySelector("#lang");
   replace(lang, LANGS.map(([code, label]) => h("option", { value: code, selected: code === getLang() }, label)));
   lang.onchange = () => setLang(lang.value);
-  const who = document.querySelector("#who");
-  const place = me.streets || me.grids ? ` · ${[...(me.streets || []), ...(me.grids || [])].join(", ")}` : "";
-  replace(who, `${me.name} (${tv("role", me.role)}${place})`);
+  showWho(me);
   for (const b of document.querySelectorAll("nav.tabs button")) b.onclick = () => show(b.dataset.view);
   document.querySelector("#logout").onclick = async () => {
     await api("/auth/logout", { method: "POST" }).catch(() => null);
@@ -75,7 +82,10 @@ function header(me) {
   };
   const banner = document.querySelector("#sound-banner");
   banner.onclick = () => { unlockAudio(); setTimeout(updateAlarm, 100); };
-  document.addEventListener("click", () => { if (audioState() !== "running") { unlockAudio(); setTimeout(updateAlarm, 100); } });
+  document.addEventListener("click", () => {
+    askNotifications();  // the browser shows its prompt only after a gesture
+    if (audioState() !== "running") { unlockAudio(); setTimeout(updateAlarm, 100); }
+  });
 }
 
 async function main() {
@@ -84,8 +94,10 @@ async function main() {
   store.me = me;
   setCsrf(me.csrf);
   setServerTime(me.server_time);
+  setTimeZone(me.timezone);
   header(me);
   window.__sharpeyes.alarm = alarmState;
+  window.__sharpeyes.alerts = alertState;
   window.__sharpeyes.store = store;
   unlockAudio();  // works where the browser allows audio without a gesture; otherwise the banner asks
   initQueue(document.querySelector("#view-queue"));
@@ -94,14 +106,19 @@ async function main() {
   initKpis(document.querySelector("#kpis"));
   initDevices(document.querySelector("#devices"));
   initWall(document.querySelector("#wall"));
+  initSearch(document.querySelector("#search"));
+  initPresence(document.querySelector("#detail"));
+  initShortcuts();
   subscribe((reason, data) => { if (reason === "navigate") show(data); });
-  onLangChange(() => emit("lang"));
+  onLangChange(() => { emit("lang"); updateAlarm(); showWho(me); });
   const grids = await api("/api/grids");
   setGrids(grids.items);
   emit("grids");
+  showWho(me);
   const status = document.querySelector("#live-status");
   connectLive({
     onIncident,
+    onViewers,
     onOpen: () => loadIncidents().catch((e) => console.error(e)),
     onStatus: (s) => { status.dataset.state = s; status.textContent = t(`live.${s}`); },
   });

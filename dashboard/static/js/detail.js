@@ -4,8 +4,16 @@
 import { t, tv } from "./i18n.js";
 import { h, s, replace, nowMs, tsMs, duration, clock } from "./dom.js";
 import { api } from "./api.js";
-import { store, subscribe, upsert, emit, gridName } from "./store.js";
+import { store, subscribe, upsert, emit } from "./store.js";
 import { mountLinkedVideo } from "./video.js";
+import { silenceField, silenceBody } from "./silences.js";
+import { mergeChooser, chosenTarget } from "./merge.js";
+import { placeView } from "./place.js";
+import { evidenceView } from "./evidence.js";
+import { ackDeadline, closeDeadline, outcome, deliveries, timeline, tickCountdowns } from "./detail_parts.js";
+import { sourceLabel, didText } from "./timeline_text.js";
+import { canMute, mute, isRinging } from "./alert.js";
+import { fieldPanel } from "./field_panel.js";
 
 // Mirrors alarms/lifecycle.py (the server enforces it and answers 422 when something is missing).
 const NEEDS = {
@@ -15,6 +23,7 @@ const NEEDS = {
   cancel: { note: true, disposition: true },
   evaluate: { score: true },
   merge: { mergedInto: true },
+  follow_up: { note: true },  // 跟进记录: a note that changes no state, allowed in every state
 };
 const ORDER = ["acknowledge", "dispatch", "start", "resolve", "close", "evaluate", "reject", "cancel", "merge"];
 const DISPOSITIONS = ["false_alarm", "test", "duplicate", "other"];
@@ -32,6 +41,7 @@ async function load(id) {
   try {
     const data = await api(`/api/incidents/${id}`);
     if (mine !== loading || store.selected !== id) return;
+    noteChange(detail?.id === id ? detail : null, data);
     detail = data;
     upsert(stripDetail(data));
   } catch (e) {
@@ -48,38 +58,10 @@ function stripDetail(d) {
   return inc;
 }
 
-function countdown(iso, doneIso) {
-  if (doneIso) return h("span", { class: "done" }, `${t("detail.done")} ${clock(doneIso)}`);
-  return h("span", { class: "countdown", dataset: { deadline: iso } }, countdownText(iso));
-}
-
-function countdownText(iso) {
-  const left = (tsMs(iso) - nowMs()) / 1000;
-  return left < 0 ? t("overdue_by", { d: duration(-left) }) : t("remaining", { d: duration(left) });
-}
-
-function evidenceView(ev, incidentId) {
-  const rows = Object.entries(ev || {}).filter(([k, v]) => !["snapshot", "snapshot_url", "boxes"].includes(k) && typeof v !== "object");
-  // Camera evidence names a snapshot that the API serves with boxes and zones already drawn.
-  let snap = ev?.snapshot_url || ev?.snapshot;
-  if (typeof snap === "string" && !snap.startsWith("/") && !snap.startsWith("data:image/")) snap = `/api/incidents/${incidentId}/snapshot`;
-  const size = ev?.frame_size || ev?.image_size;
-  let picture = null;
-  if (typeof snap === "string" && (snap.startsWith("/") || snap.startsWith("data:image/"))) {
-    const boxes = Array.isArray(ev.boxes) ? ev.boxes : [];
-    picture = h("div", { class: "snapshot" }, h("img", { src: snap, alt: "snapshot" }),
-      size ? s("svg", { viewBox: `0 0 ${size[0]} ${size[1]}`, class: "boxes", preserveAspectRatio: "none" },
-        boxes.map((b) => {
-          const [x1, y1, x2, y2] = b.xyxy || b;
-          return s("g", {}, s("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1 }),
-            s("text", { x: x1 + 4, y: y1 + 16 }, `${b.label ?? ""} ${b.score !== undefined ? Math.round(b.score * 100) + "%" : ""}`));
-        })) : null);
-  }
-  return [picture, h("dl", { class: "kv" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]))];
-}
-
 // What the operator typed survives re-renders (a pushed change to this incident, a refused submit).
 let draft = {};
+let formVersion = null;  // the version the open form was made on: sent as expected_version
+let notice = "";  // someone else changed the incident while the form was open
 
 function field(tag, name, attrs = {}, ...children) {
   const el = h(tag, { name, oninput: (e) => { draft[name] = e.target.value; }, ...attrs }, ...children);
@@ -94,13 +76,14 @@ function actionForm(action) {
   if (need.assignee) fields.push(h("label", {}, t("action.assignee"), field("input", "assignee", { "aria-required": "true", maxLength: 128 })));
   if (need.disposition) fields.push(h("label", {}, t("action.disposition"),
     field("select", "disposition", { onchange: (e) => { draft.disposition = e.target.value; } }, DISPOSITIONS.map((d) => h("option", { value: d }, tv("disp", d))))));
-  if (need.mergedInto) fields.push(h("label", {}, t("action.merged_into"), field("input", "merged_into", { type: "number", min: 1, "aria-required": "true" })));
+  if (need.disposition) fields.push(silenceField(detail, draft));  // a false alarm silences, it does not blind
+  if (need.mergedInto) fields.push(mergeChooser(detail));
   if (need.score) fields.push(h("label", {}, t("action.score"), field("input", "score", { type: "number", min: 1, max: 5, value: 5 })));
   return h("form", { class: "action-form", dataset: { action }, onsubmit: (e) => { e.preventDefault(); submit(action, e.target); } },
     h("strong", {}, tv("act", action)), fields,
     h("div", { class: "row" },
       h("button", { type: "submit", class: "primary", dataset: { submit: action } }, t("action.submit")),
-      h("button", { type: "button", onclick: () => { form = null; error = ""; draft = {}; render(); } }, t("action.cancel_form"))));
+      h("button", { type: "button", onclick: () => { closeForm(); render(); } }, t("action.cancel_form"))));
 }
 
 async function submit(action, el) {
@@ -108,13 +91,17 @@ async function submit(action, el) {
   const data = new FormData(el);
   const note = (data.get("note") || "").trim();
   if (need.note && !note) { error = t("action.note_required"); render(); return; }
-  const body = { note: note || null, expected_version: detail.version };
+  const body = { note: note || null, expected_version: formVersion ?? detail.version };
   if (need.assignee) {
     body.assignee = (data.get("assignee") || "").trim();
     if (!body.assignee) { error = t("action.assignee_required"); render(); return; }
   }
   if (need.disposition) body.disposition = data.get("disposition");
-  if (need.mergedInto) body.merged_into = Number(data.get("merged_into"));
+  if (need.disposition) Object.assign(body, silenceBody(detail, data));
+  if (need.mergedInto) {
+    body.merged_into = chosenTarget(detail.id);
+    if (!body.merged_into) { error = t("merge.pick"); render(); return; }
+  }
   if (need.score) body.evaluation = { score: Number(data.get("score")) };
   await act(action, body);
 }
@@ -123,15 +110,34 @@ async function act(action, body) {
   try {
     const inc = await api(`/api/incidents/${detail.id}/${action}`, { method: "POST", body });
     upsert(inc);
-    form = null;
-    draft = {};
-    error = "";
+    closeForm();
     emit("incident", inc);
     await load(detail.id);
   } catch (e) {
+    if (e.code === "stale_version") {  // keep what was typed; say who did what; the next submit is on the new version
+      formVersion = e.params.current_version;
+      await load(detail.id);  // its timeline names the people
+      error = t("conflict.stale", { who: e.params.changes.map((c) => didText(c, names())).join("；") });
+      render();
+      return;
+    }
     error = t("action.failed", { msg: e.message });
     render();
   }
+}
+
+function closeForm() { form = null; error = ""; notice = ""; draft = {}; formVersion = null; }
+
+/** Display names of the people on this incident's timeline (for conflict messages). */
+function names() {
+  return Object.fromEntries((detail?.timeline || []).filter((e) => e.actor_name).map((e) => [e.actor, e.actor_name]));
+}
+
+/** A pushed change while a form is open: the form stays, with a word on what changed. */
+function noteChange(prev, next) {
+  if (!form || !prev || prev.version === next.version) return;
+  const fresh = next.timeline.filter((e) => e.version > prev.version && e.actor !== store.me?.name && e.action !== "retrigger");
+  if (fresh.length) notice = t("conflict.changed", { who: fresh.map((e) => didText(e, names())).join("；") });
 }
 
 function actions(inc) {
@@ -143,29 +149,16 @@ function actions(inc) {
       onclick: () => {
         const need = NEEDS[a] || {};
         if (!Object.keys(need).length && a !== "close") { act(a, { expected_version: detail.version }); return; }
-        form = a; error = ""; draft = {}; render();
+        closeForm(); form = a; formVersion = detail.version; render();
       },
-    }, tv("act", a)))),
-    form && allowed.includes(form) ? actionForm(form) : null,
+    }, tv("act", a))),
+    h("button", { type: "button", class: "action", dataset: { action: "follow_up" },
+      onclick: () => { closeForm(); form = "follow_up"; formVersion = detail.version; render(); } }, tv("act", "follow_up")),
+    canMute(inc) ? h("button", { type: "button", class: "action mute", dataset: { action: "mute" }, onclick: () => { mute(inc.id); render(); } }, t("alert.mute"))
+      : isRinging(inc.id) && inc.state === "reported" ? h("span", { class: "muted mute-hint" }, t("alert.mute_needs_ack")) : null),
+    notice ? h("p", { class: "notice", role: "status" }, notice) : null,
+    form ? actionForm(form) : null,  // kept when the state moved on: the server says why, the text survives
     error ? h("p", { class: "error", role: "alert" }, error) : null);
-}
-
-function deliveries(d) {
-  const rows = d.deliveries.filter((x) => x.channel === "webhook");
-  return h("section", { class: "delivery" }, h("h3", {}, t("detail.delivery")),
-    d.dispatch_status === "not_reached" ? h("div", { class: "not-reached-banner", role: "alert" }, t("dispatch.not_reached")) : null,
-    h("p", {}, t("dispatch.status"), ": ", h("span", { class: `dstat dstat-${d.dispatch_status}` }, tv("dstat", d.dispatch_status))),
-    rows.length ? h("table", { class: "small" }, h("tbody", {}, rows.map((x) => h("tr", { class: `del-${x.status}` },
-      h("td", {}, x.target), h("td", {}, x.event_type), h("td", {}, tv("del", x.status)),
-      h("td", {}, `×${x.attempts}`), h("td", { class: "muted" }, x.last_error ?? ""))))) : h("p", { class: "muted" }, t("detail.no_deliveries")));
-}
-
-function timeline(d) {
-  return h("section", { class: "timeline" }, h("h3", {}, t("detail.timeline")),
-    h("ol", {}, [...d.timeline].reverse().map((e) => h("li", { dataset: { action: e.action } },
-      h("time", {}, clock(e.ts)), " ", h("strong", {}, tv("act", e.action)),
-      e.to_state && e.from_state !== e.to_state ? ` ${tv("state", e.from_state ?? "")} → ${tv("state", e.to_state)}` : "",
-      ` · ${e.actor}`, e.note ? h("div", { class: "note" }, e.note) : null))));
 }
 
 let top = null;
@@ -189,20 +182,21 @@ export function render() {
     h("header", { class: `detail-head state-${d.state}` },
       h("h2", {}, h("span", { class: `prio-badge p${d.priority}` }, d.priority), ` #${d.id} ${tv("cat", d.category)}`),
       h("span", { class: `state-badge state-${d.state}`, id: "detail-state" }, tv("state", d.state))),
+    placeView(d),  // where to go comes first
     d.dispatch_status === "not_reached" ? h("div", { class: "not-reached-banner big", role: "alert" }, t("dispatch.not_reached")) : null,
     h("dl", { class: "kv" },
-      h("dt", {}, t("col.place")), h("dd", {}, `${gridName(d.grid_id)} (${d.grid_id}) · ${d.community_id} · ${d.street_id}`),
-      h("dt", {}, t("detail.source")), h("dd", {}, `${d.source_kind} ${d.source_id}`),
+      h("dt", {}, t("detail.source")), h("dd", {}, sourceLabel(d.source_kind === "system" ? "endpoint" : d.source_kind, d.source_id)),
       h("dt", {}, t("detail.triggers")), h("dd", {}, d.trigger_count),
-      h("dt", {}, t("detail.escalation")), h("dd", { class: d.escalation_level > 0 ? "escalated" : "", id: "detail-escalation" }, `${d.escalation_level} · ${tv("esc", d.escalation_to)}`),
+      h("dt", {}, t("detail.escalation")), h("dd", { class: d.escalation_level > 0 ? "escalated" : "", id: "detail-escalation" }, tv("esc", d.escalation_to)),
       d.assignee ? [h("dt", {}, t("detail.assignee")), h("dd", {}, d.assignee)] : null,
       d.resolution_note ? [h("dt", {}, t("detail.resolution")), h("dd", {}, d.resolution_note)] : null,
-      d.linked_incident_id ? [h("dt", {}, t("detail.linked")), h("dd", {}, `#${d.linked_incident_id}`)] : null),
+      outcome(d)),
     h("section", { class: "deadlines" }, h("h3", {}, t("detail.deadlines")),
       h("dl", { class: "kv" },
-        h("dt", {}, t("detail.ack_deadline")), h("dd", {}, countdown(d.ack_deadline, d.acknowledged_at)),
-        h("dt", {}, t("detail.close_deadline")), h("dd", {}, countdown(d.close_deadline, d.closed_at || d.resolved_at)))),
-    actions(d));
+        h("dt", {}, t("detail.ack_deadline")), h("dd", { id: "detail-ack-deadline" }, ackDeadline(d)),
+        h("dt", {}, t("detail.close_deadline")), h("dd", { id: "detail-close-deadline" }, closeDeadline(d)))),
+    actions(d),
+    fieldPanel(d));  // the field loop (issue 15): roster, dispatch, review, callback, photos, notices
   if (focused) top.querySelector(`[name="${focused}"]`)?.focus();
   replace(bottom,
     h("section", { class: "evidence" }, h("h3", {}, t("detail.evidence")), evidenceView(d.evidence, d.id)),
@@ -221,10 +215,7 @@ export function render() {
 
 function tick() {
   if (!root) return;
-  for (const el of root.querySelectorAll(".countdown")) {
-    el.textContent = countdownText(el.dataset.deadline);
-    el.classList.toggle("late", tsMs(el.dataset.deadline) < nowMs());
-  }
+  tickCountdowns(root);
 }
 
 export function initDetail(el) {
@@ -235,8 +226,10 @@ export function initDetail(el) {
   bottom = h("div", { class: "detail-bottom" });
   replace(root, top, videoSection, bottom);
   subscribe((reason, data) => {
-    if (reason === "select") { form = null; error = ""; draft = {}; detail = null; render(); if (data !== null) load(data); }
-    if (reason === "live" && data?.id === store.selected) load(data.id);
+    if (reason === "select") { closeForm(); detail = null; render(); if (data !== null) load(data); }
+    // A delivery lands inside the worker's transaction: read the detail once it has committed.
+    if (reason === "live" && data?.id === store.selected) setTimeout(() => load(data.id), 0);  // "delivered" is pushed after its commit
+    if (reason === "alert" && detail) render();
     if (reason === "lang") render();
   });
   setInterval(tick, 1000);

@@ -33,10 +33,11 @@ export function tsMs(iso) { return iso ? Date.parse(iso) : null; }
 
 export function duration(seconds) {
   const s = Math.max(0, Math.round(Math.abs(seconds)));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+  // In the reader's language: 7分33秒, 7m 33s.
+  if (s < 60) return t("dur.s", { s });
+  if (s < 3600) return t("dur.ms", { m: Math.floor(s / 60), s: s % 60 });
+  if (s < 86400) return t("dur.hm", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
+  return t("dur.dh", { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
 }
 
 export function ago(iso) {
@@ -44,12 +45,20 @@ export function ago(iso) {
   return t("ago", { d: duration((nowMs() - tsMs(iso)) / 1000) });
 }
 
+// One time zone for people (config locale.timezone, from /auth/me): every time on the page is shown in it,
+// whatever zone the browser's machine is set to.
+let clockFormat = null;
+export function setTimeZone(zone) {
+  clockFormat = new Intl.DateTimeFormat("en-CA", { timeZone: zone || "Asia/Shanghai", hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+setTimeZone("Asia/Shanghai");
+
 export function clock(iso) {
   if (!iso) return "—";
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const p = Object.fromEntries(clockFormat.formatToParts(new Date(typeof iso === "number" ? iso * 1000 : iso)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
 export function pct(x) { return x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`; }
-export function secs(x) { return x === null || x === undefined ? "—" : x < 10 ? `${x.toFixed(1)}s` : duration(x); }
+export function secs(x) { return x === null || x === undefined ? "—" : x < 10 ? t("dur.s", { s: x.toFixed(1) }) : duration(x); }

@@ -5,25 +5,33 @@
 import { t } from "./i18n.js";
 import { h, replace, pct, secs, nowMs } from "./dom.js";
 import { api } from "./api.js";
-import { subscribe, gridName } from "./store.js";
+import { subscribe, gridName, streetName } from "./store.js";
+import { ruleName } from "./timeline_text.js";
+import { trendsSection, refresh as refreshTrends } from "./trends.js";
 
 const PERIODS = ["today", "24h", "7d", "30d", "all"];
 let period = "today";
 let root = null;
 let data = null;
+let field = null;  // GET /api/field/kpis: 满意率, time to accept/arrive, each worker's load
 let timer = null;
 
 function since() {
-  const now = nowMs();
-  if (period === "today") { const d = new Date(now); d.setHours(0, 0, 0, 0); return d.getTime() / 1000; }
   const hours = { "24h": 24, "7d": 168, "30d": 720 }[period];
-  return hours ? now / 1000 - hours * 3600 : null;
+  return hours ? nowMs() / 1000 - hours * 3600 : null;
 }
 
+// "Today" starts at midnight in the configured zone (locale.timezone), which the server knows; the
+// browser's own zone may be another.
 async function load() {
   const q = since();
-  data = await api(`/api/kpis${q === null ? "" : `?since=${q.toFixed(3)}`}`);
+  const query = period === "today" ? "?period=today" : q === null ? "" : `?since=${q.toFixed(3)}`;
+  data = await api(`/api/kpis${query}`);
+  // The field loop's figures (issue 15) over the same period: the server resolved "today" to a since.
+  const from = data.since ? `?since=${(Date.parse(data.since) / 1000).toFixed(3)}` : "";
+  field = await api(`/api/field/kpis${from}`).catch(() => null);
   render();
+  refreshTrends();
 }
 
 function card(key, value, cls = "") {
@@ -39,6 +47,17 @@ function table(title, rows, name) {
       h("td", {}, secs(v.time_to_acknowledge_p50_s)), h("td", {}, secs(v.time_to_acknowledge_p90_s)))))));
 }
 
+function workers() {
+  const rows = Object.entries(field?.workers || {});
+  if (!rows.length) return null;
+  const cols = ["kpi.name", "kpi.workload", "kpi.closure_rate", "kpi.within", "kpi.satisfaction_rate", "kpi.tt_accept", "kpi.tt_arrive"];
+  return h("section", {}, h("h3", {}, t("kpi.by_worker")), h("table", { class: "kpi-table", id: "kpi-workers" },
+    h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, t(c))))),
+    h("tbody", {}, rows.map(([k, v]) => h("tr", { dataset: { worker: k } }, h("td", {}, v.name || k), h("td", {}, v.workload ?? v.total),
+      h("td", {}, pct(v.closure_rate)), h("td", {}, pct(v.closed_within_deadline_rate)), h("td", {}, pct(v.satisfaction_rate)),
+      h("td", {}, secs(v.time_to_accept_mean_s)), h("td", {}, secs(v.time_to_arrive_mean_s)))))));
+}
+
 export function render() {
   if (!root) return;
   const picker = h("label", { class: "period" }, t("kpi.period"), " ", h("select", {
@@ -50,13 +69,16 @@ export function render() {
     h("div", { class: "kpi-cards", id: "kpi-overall" },
       card("open", o.open), card("overdue", o.overdue, o.overdue ? "bad" : ""), card("total", o.total), card("closed", o.closed),
       card("closure_rate", pct(o.closure_rate)), card("within", pct(o.closed_within_deadline_rate)),
+      card("satisfaction_rate", pct(field?.overall.satisfaction_rate)),
       card("tta50", secs(o.time_to_acknowledge_p50_s)), card("tta90", secs(o.time_to_acknowledge_p90_s))),
-    table(t("kpi.by_street"), data.streets, (k) => k),
-    table(t("kpi.by_grid"), data.grids, (k) => `${gridName(k)} (${k})`),
+    workers(),
+    table(t("kpi.by_street"), data.streets, (k) => streetName(k)),
+    table(t("kpi.by_grid"), data.grids, (k) => gridName(k)),
     h("section", {}, h("h3", {}, t("kpi.by_rule")), h("table", { class: "kpi-table", id: "kpi-rules" },
       h("thead", {}, h("tr", {}, [t("kpi.rule"), t("kpi.confirmed"), t("kpi.false_alarms"), t("kpi.undecided"), t("kpi.precision")].map((c) => h("th", {}, c)))),
       h("tbody", {}, Object.entries(data.rules || {}).map(([k, v]) => h("tr", { dataset: { rule: k } },
-        h("td", {}, k), h("td", {}, v.confirmed), h("td", {}, v.false_alarms), h("td", {}, v.undecided), h("td", {}, pct(v.precision))))))));
+        h("td", {}, ruleName(k)), h("td", {}, v.confirmed), h("td", {}, v.false_alarms), h("td", {}, v.undecided), h("td", {}, pct(v.precision))))))),
+    trendsSection());
 }
 
 export function initKpis(el) {

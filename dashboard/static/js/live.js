@@ -3,12 +3,13 @@
 
 import { api } from "./api.js";
 
-export function connectLive({ onIncident, onOpen, onStatus }) {
+export function connectLive({ onIncident, onViewers, onOpen, onStatus }) {
   let es = null;
   let retry = null;
   const open = () => {
     es = new EventSource("/api/events", { withCredentials: true });
     es.addEventListener("incident", (e) => onIncident(JSON.parse(e.data)));
+    es.addEventListener("viewers", (e) => onViewers?.(JSON.parse(e.data)));  // who else has an incident open
     // The server lost changes it would have pushed (its relay to other processes reconnected): reload.
     es.addEventListener("resync", () => onOpen());
     es.onopen = () => { onStatus("live"); onOpen(); };

@@ -14,6 +14,8 @@ applyI18n();
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   error.hidden = true;
+  // Sign-in is a click: the one moment a browser lets the page ask for alarm notifications.
+  if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().catch(() => {});
   const body = { username: form.username.value.trim(), password: form.password.value };
   const res = await fetch("/auth/login", {
     method: "POST", credentials: "same-origin",

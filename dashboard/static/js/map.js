@@ -1,12 +1,21 @@
-// The grid map: configured grid polygons as SVG (no tile server), coloured by open-incident load, with
-// incident markers; click through district → street → community → grid.
+// The grid map, coloured by open-incident load, with incident markers; click through district → street →
+// community → grid. Grids with a geographic outline (config `geometry`, GeoJSON) are drawn on a Leaflet map
+// with device positions, a scale bar and a legend (map_geo.js); a config with only plain `polygon`s (drawing
+// units, no geography) keeps the schematic SVG below.
 
 import { t, tv } from "./i18n.js";
 import { h, s, replace } from "./dom.js";
-import { store, subscribe, select, emit, OPEN_STATES, gridName } from "./store.js";
+import { api } from "./api.js";
+import { listCameras } from "./video.js";
+import { GeoMap, ringCentre } from "./map_geo.js";
+import { store, subscribe, select, emit, OPEN_STATES, gridName, streetName, communityName } from "./store.js";
 
 const path = { street: null, community: null, grid: null };
 let root = null;
+let geo = null;  // GET /api/map
+let geoMap = null;
+let geoEl = null;
+let states = new Map();  // device id → camera state or button presence
 
 function level() { return path.grid ? "grid" : path.community ? "community" : path.street ? "street" : "district"; }
 
@@ -77,15 +86,86 @@ function drill(g) {
 
 function crumb() {
   const parts = [[t("map.district"), () => Object.assign(path, { street: null, community: null, grid: null })]];
-  if (path.street) parts.push([t("map.street", { id: path.street }), () => Object.assign(path, { community: null, grid: null })]);
-  if (path.community) parts.push([t("map.community", { id: path.community }), () => Object.assign(path, { grid: null })]);
+  if (path.street) parts.push([t("map.street", { id: streetName(path.street) }), () => Object.assign(path, { community: null, grid: null })]);
+  if (path.community) parts.push([t("map.community", { id: communityName(path.community) }), () => Object.assign(path, { grid: null })]);
   if (path.grid) parts.push([`${t("map.grid")} ${gridName(path.grid)}`, () => {}]);
   return h("nav", { class: "crumbs" }, parts.map(([label, go], i) => [i ? " › " : "",
     h("button", { type: "button", class: "link", dataset: { level: i }, onclick: () => { go(); render(); } }, label)]));
 }
 
+async function loadGeo() {
+  const [m, cameras, devices] = await Promise.all([
+    api("/api/map"), listCameras(), api("/api/devices").catch(() => ({ items: [] }))]);
+  geo = m;
+  states = new Map([...devices.items.map((d) => [d.id, d.presence]),
+    ...cameras.map((c) => [c.id, c.video_loss ? "offline" : c.state])]);
+  render();
+}
+
+function groupsOf(grids) {
+  const groups = new Map();
+  for (const g of grids) (groups.get(groupOf(g)) ?? groups.set(groupOf(g), []).get(groupOf(g))).push(g);
+  return groups;
+}
+
+function groupLabel(key, gs) {
+  const label = { district: streetName, street: communityName }[level()]?.(key) ?? gridName(key);
+  return `${label} · ${t("map.open", { n: openIncidents(gs).length })}`;
+}
+
+function incidentList(grids) {
+  const incs = openIncidents(grids).sort((a, b) => a.priority - b.priority || a.id - b.id);
+  return h("aside", {}, h("h3", {}, t("map.incidents")), h("ul", { class: "map-list" }, incs.map((i) =>
+    h("li", {}, h("button", { type: "button", class: "link", onclick: () => { select(i.id); emit("navigate", "queue"); } },
+      `#${i.id} ${tv("cat", i.category)} · ${gridName(i.grid_id)} · ${tv("state", i.state)}`)))));
+}
+
+/** Incidents at their source device's position (else the grid's centre), stacked ones a few metres apart. */
+function placeIncidents(grids) {
+  const devices = new Map(geo.devices.map((d) => [d.id, d]));
+  const byGrid = new Map(grids.map((g) => [g.id, g]));
+  const seen = new Map();
+  return openIncidents(grids).map((inc) => {
+    const d = devices.get(inc.source_id);
+    const at = d ? [d.lat, d.lon] : ringCentre(byGrid.get(inc.grid_id));
+    if (!at) return null;
+    const n = seen.get(at.join()) ?? 0;
+    seen.set(at.join(), n + 1);
+    return { inc, latlng: [at[0] + n * 0.00012, at[1] + n * 0.00012] };
+  }).filter(Boolean);
+}
+
+function renderGeo() {
+  const grids = geo.grids.filter(inScope);
+  const ids = new Set(grids.map((g) => g.id));
+  const groups = groupsOf(grids);
+  geoEl ??= h("div", { class: "geomap", id: "geomap", role: "region", "aria-label": t("nav.map") });
+  replace(root, crumb(), h("p", { class: "muted" }, t("map.hint")),
+    h("div", { class: "map-layout" }, h("div", { class: "map-wrap" }, geoEl), incidentList(grids)));
+  geoMap ??= new GeoMap(geoEl, geo.tiles);
+  const labels = [...groups.entries()].map(([key, gs]) => {
+    const centres = gs.map(ringCentre).filter(Boolean);
+    if (!centres.length) return null;
+    const latlng = [0, 1].map((k) => centres.reduce((a, c) => a + c[k], 0) / centres.length);
+    return { latlng, text: groupLabel(key, gs) };
+  }).filter(Boolean);
+  geoMap.draw({
+    key: `${path.street}/${path.community}/${path.grid}`,
+    grids: grids.map((g) => ({
+      grid: g, cls: loadClass(openIncidents(groups.get(groupOf(g)))),
+      title: `${g.name} · ${g.community_name} · ${g.street_name}`,
+    })),
+    labels,
+    incidents: placeIncidents(grids),
+    devices: geo.devices.filter((d) => ids.has(d.grid_id)).map((d) => ({ device: d, state: states.get(d.id) })),
+    onDrill: drill,
+    onSelect: (inc) => { select(inc.id); emit("navigate", "queue"); },
+  });
+}
+
 export function render() {
   if (!root) return;
+  if (geo?.geographic) { renderGeo(); return; }
   const grids = store.grids.filter(inScope);
   const { shapes, box } = layout(grids);
   const pad = Math.max(box[2] - box[0], box[3] - box[1]) * 0.04 + 1;
@@ -100,11 +180,11 @@ export function render() {
         points: shapes.get(g.id).map((p) => p.join(",")).join(" "),
         class: `region ${loadClass(incs)}`, dataset: { grid: g.id, group: groupOf(g) },
         onclick: () => drill(g),
-      }, s("title", {}, `${g.name} (${g.id}) · ${g.community} · ${g.street}`));
+      }, s("title", {}, `${g.name} · ${g.community_name ?? g.community} · ${g.street_name ?? g.street}`));
     }),
     [...groups.entries()].map(([key, gs]) => {
       const c = centroid(gs.flatMap((g) => shapes.get(g.id)));
-      const label = level() === "community" || level() === "grid" ? gridName(key) : key;
+      const label = { district: streetName, street: communityName }[level()]?.(key) ?? gridName(key);
       return s("text", { x: c[0], y: c[1] - fontSize * 0.2, class: "region-label", "font-size": fontSize },
         `${label} · ${t("map.open", { n: openIncidents(gs).length })}`);
     }),
@@ -120,19 +200,17 @@ export function render() {
         }, s("title", {}, `#${inc.id} ${tv("cat", inc.category)} · ${tv("state", inc.state)}`));
       });
     }));
-  const incs = openIncidents(grids).sort((a, b) => a.priority - b.priority || a.id - b.id);
   replace(root, crumb(), h("p", { class: "muted" }, t("map.hint")),
-    h("div", { class: "map-layout" }, h("div", { class: "map-wrap" }, svg),
-      h("aside", {}, h("h3", {}, t("map.incidents")), h("ul", { class: "map-list" }, incs.map((i) =>
-        h("li", {}, h("button", { type: "button", class: "link", onclick: () => { select(i.id); emit("navigate", "queue"); } },
-          `#${i.id} ${tv("cat", i.category)} · ${gridName(i.grid_id)} · ${tv("state", i.state)}`)))))));
+    h("div", { class: "map-layout" }, h("div", { class: "map-wrap" }, svg), incidentList(grids)));
 }
 
 export function initMap(el) {
   root = el;
   subscribe((reason, data) => {
-    if (reason === "show" && data === "map") render();
-    else if (["incidents", "incident", "grids", "lang"].includes(reason) && !root.closest("[hidden]")) render();
+    if (reason === "lang") geoMap?.relabel();
+    if (reason === "show" && data === "map") { geoMap?.shown(); render(); loadGeo(); }
+    else if (reason === "grids") loadGeo().catch(() => render());  // without /api/map: the sketch
+    else if (["incidents", "incident", "lang"].includes(reason) && !root.closest("[hidden]")) render();
   });
   render();
 }

@@ -3,7 +3,9 @@
 
 import { t, tv } from "./i18n.js";
 import { h, replace, nowMs, tsMs, duration } from "./dom.js";
-import { store, subscribe, select, OPEN_STATES, ALL_STATES, CATEGORIES, gridName } from "./store.js";
+import { store, subscribe, select, OPEN_STATES, ALL_STATES, CATEGORIES, streetName } from "./store.js";
+import { placeLine } from "./place.js";
+import { isRinging, alertedAt, repressCount } from "./alert.js";
 
 const filters = { category: "", state: "open", street: "", grid: "" };
 
@@ -27,9 +29,12 @@ export function matches(inc, f = filters) {
   return true;
 }
 
-function visible() {
+/** Ringing incidents first (the newest alarm on top), then priority, then the longest-waiting. */
+export function visible() {
+  const ring = (i) => (isRinging(i.id) ? 1 : 0);
   return [...store.incidents.values()].filter((i) => matches(i))
-    .sort((a, b) => a.priority - b.priority || tsMs(a.created_at) - tsMs(b.created_at) || a.id - b.id);
+    .sort((a, b) => ring(b) - ring(a) || (ring(a) && alertedAt(b.id) - alertedAt(a.id))
+      || a.priority - b.priority || tsMs(a.created_at) - tsMs(b.created_at) || a.id - b.id);
 }
 
 function option(value, label, current) { return h("option", { value, selected: value === current }, label); }
@@ -44,8 +49,8 @@ function renderFilters(form) {
       ...CATEGORIES.map((c) => option(c, tv("cat", c), filters.category))]),
     sel("state", [option("open", t("filter.open"), filters.state), option("all", t("filter.all"), filters.state),
       ...ALL_STATES.map((s) => option(s, tv("state", s), filters.state))]),
-    sel("street", [option("", t("filter.all"), filters.street), ...streets.map((s) => option(s, s, filters.street))]),
-    sel("grid", [option("", t("filter.all"), filters.grid), ...grids.map((g) => option(g.id, `${g.name} (${g.id})`, filters.grid))]),
+    sel("street", [option("", t("filter.all"), filters.street), ...streets.map((s) => option(s, streetName(s), filters.street))]),
+    sel("grid", [option("", t("filter.all"), filters.grid), ...grids.map((g) => option(g.id, g.name, filters.grid))]),
     h("button", { type: "button", class: "link", onclick: () => {
       Object.assign(filters, { category: "", state: "open", street: "", grid: "" }); renderFilters(form); render();
     } }, t("filter.clear")),
@@ -64,20 +69,26 @@ function row(inc, now) {
   const [age, deadline] = timeCells(inc, now);
   const late = overdue(inc, now);
   return h("tr", {
-    class: ["incident", `state-${inc.state}`, `p${inc.priority}`, late && "overdue", store.selected === inc.id && "selected",
+    class: ["incident", `state-${inc.state}`, `p${inc.priority}`, late && "overdue", store.selected === inc.id && "selected", isRinging(inc.id) && "ringing",
       inc.dispatch_status === "not_reached" && "not-reached"],
     dataset: { id: inc.id, state: inc.state },
     tabIndex: 0,
-    onclick: () => select(inc.id),
+    onclick: () => { select(inc.id); showDetailOnPhone(); },
     onkeydown: (e) => { if (e.key === "Enter") select(inc.id); },
   },
   h("td", { class: "prio" }, h("span", { class: `prio-badge p${inc.priority}` }, inc.priority)),
   h("td", { class: "id" }, `#${inc.id}`),
-  h("td", { class: "cat" }, tv("cat", inc.category), inc.dispatch_status === "not_reached" ? h("span", { class: "flag-red" }, " ⚠") : null),
-  h("td", { class: "place" }, `${gridName(inc.grid_id)} · ${inc.street_id}`),
+  h("td", { class: "cat" }, tv("cat", inc.category), inc.dispatch_status === "not_reached" ? h("span", { class: "flag-red" }, " ⚠") : null,
+    repressCount(inc) && OPEN_STATES.includes(inc.state) ? h("span", { class: "repress" }, t("alert.repress", { n: repressCount(inc) })) : null),
+  h("td", { class: "place" }, placeLine(inc)),
   h("td", { class: "state" }, h("span", { class: `state-badge state-${inc.state}` }, tv("state", inc.state)), late ? h("span", { class: "overdue-badge" }, t("overdue")) : null),
   h("td", { class: "age" }, age),
   h("td", { class: "deadline" }, deadline));
+}
+
+/** On a narrow screen the detail sits below the queue: bring it into view when a row is picked. */
+function showDetailOnPhone() {
+  if (window.matchMedia("(max-width: 1100px)").matches) document.querySelector("#detail")?.scrollIntoView({ block: "start" });
 }
 
 let tbody = null;
@@ -91,7 +102,10 @@ export function render() {
     pending = false;
     const now = nowMs();
     const items = visible();
+    // Focus stays on the same incident's row when live updates rebuild the table (keyboard users).
+    const focusedId = tbody.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.id : null;
     replace(tbody, items.length ? items.map((i) => row(i, now)) : h("tr", { class: "empty" }, h("td", { colSpan: 7 }, t("queue.empty"))));
+    if (focusedId) tbody.querySelector(`tr[data-id="${focusedId}"]`)?.focus({ preventScroll: true });
     counter.textContent = t("queue.count", { n: items.length });
     // Stamp when each incident first reached the screen (after this frame is painted).
     const fresh = items.filter((i) => !window.__sharpeyes.seen[i.id]);
@@ -122,7 +136,7 @@ export function initQueue(root) {
   tbody = root.querySelector("#queue tbody");
   counter = root.querySelector("#queue-count");
   renderFilters(form);
-  subscribe((reason) => { if (["incidents", "incident", "select", "grids", "lang"].includes(reason)) render(); if (reason === "grids" || reason === "lang") renderFilters(form); });
+  subscribe((reason) => { if (["incidents", "incident", "select", "grids", "lang", "alert"].includes(reason)) render(); if (reason === "grids" || reason === "lang") renderFilters(form); });
   setInterval(tick, 1000);
   render();
 }

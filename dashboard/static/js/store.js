@@ -3,7 +3,7 @@
 
 export const OPEN_STATES = ["reported", "acknowledged", "dispatched", "in_progress", "resolved"];
 export const ALL_STATES = [...OPEN_STATES, "closed", "evaluated", "cancelled", "merged"];
-export const CATEGORIES = ["sos", "fire", "smoke", "crowd", "gathering", "tamper", "video_loss",
+export const CATEGORIES = ["sos", "fire", "smoke", "crowd", "gathering", "tamper", "camera_tamper", "video_loss",
   "device_offline", "low_battery", "dispatch_failure"];
 
 export const store = {
@@ -34,6 +34,9 @@ export function upsert(inc) {
 export function select(id) { store.selected = id; emit("select", id); }
 
 export function gridName(id) { return store.gridById.get(id)?.name ?? id; }
+/** Streets and communities by name (config `streets:` / `communities:`), from the grids that hold them. */
+export function streetName(id) { return store.grids.find((g) => g.street === id)?.street_name ?? id; }
+export function communityName(id) { return store.grids.find((g) => g.community === id)?.community_name ?? id; }
 
 // Seen-on-screen stamps, for the tests and the latency benchmark (see benchmarks/page_latency.py).
 window.__sharpeyes = window.__sharpeyes || {};

@@ -31,7 +31,8 @@ function waitIce(pc) {
   });
 }
 
-/** One camera's live view; returns { el, close }. `opts.pin` adds a pin-to-wall button. */
+/** One camera's live view; returns { el, close }. `opts.pin` adds a pin-to-wall button; `opts.name` is the
+ * camera's name for people (the id stays in the tooltip). */
 export function liveView(cameraId, opts = {}) {
   const video = h("video", { muted: true, autoplay: true, playsInline: true, className: "live-video" });
   video.muted = true;
@@ -45,7 +46,7 @@ export function liveView(cameraId, opts = {}) {
   if (pinBtn && pinned().includes(cameraId)) pinBtn.disabled = true;
   const el = h("figure", { class: "live-tile", dataset: { camera: cameraId, mode: "connecting" } },
     h("div", { class: "live-frame" }, video, img, canvas),
-    h("figcaption", {}, h("strong", {}, cameraId), " ", mode, " ", badge, pinBtn));
+    h("figcaption", {}, h("strong", { title: cameraId }, opts.name || cameraId), " ", mode, " ", badge, pinBtn));
   let pc = null;
   let peerId = null;
   let closed = false;
@@ -170,13 +171,16 @@ export function liveView(cameraId, opts = {}) {
 
 /** Fill `el` with live views of `cameras` for `incident`; returns a function that tears them down. */
 export function mountLinkedVideo(el, cameras, incident) {
-  void incident;
+  // Cameras by name: the incident's place names its linked cameras, and a camera incident its source.
+  const place = incident?.place || {};
+  const names = Object.fromEntries((place.cameras || []).map((c) => [c.id, c.name]));
+  if (incident?.source_kind === "camera" && place.source_name) names[incident.source_id] = place.source_name;
   el.dataset.cameras = cameras.join(",");
   if (!cameras.length) {
     replace(el, h("p", { class: "muted" }, t("detail.no_cameras")));
     return () => replace(el);
   }
-  const views = cameras.map((c) => liveView(c, { pin: true }));
+  const views = cameras.map((c) => liveView(c, { pin: true, name: names[c] }));
   replace(el, h("div", { class: "live-grid" }, views.map((v) => v.el)));
   return () => { for (const v of views) v.close(); replace(el); };
 }

@@ -1,0 +1,141 @@
+"""Field photos as evidence: checked by content (magic bytes, then a full decode), never by name; the GPS
+position in EXIF kept as data while the served file is re-encoded without any metadata; a thumbnail beside
+it. Files go under the photos folder beside the snapshots, one folder per incident; a refused upload writes
+nothing, so what was saved before stays as it was."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+THUMB_PX = 320
+_JPEG = b"\xff\xd8\xff"
+_PNG = b"\x89PNG\r\n\x1a\n"
+_HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
+
+
+class PhotoRefused(ValueError):
+    """``code`` is what the phone page translates: photo_type, photo_too_large, photo_corrupt, photo_heic."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def sniff(data: bytes) -> str | None:
+    """The image type by its first bytes: jpeg, png, heic, or None."""
+    if data.startswith(_JPEG):
+        return "jpeg"
+    if data.startswith(_PNG):
+        return "png"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
+        return "heic"
+    return None
+
+
+def _heif_opener() -> bool:
+    """HEIC needs pillow-heif (optional); without it HEIC is refused with its own message."""
+    try:
+        from pillow_heif import register_heif_opener  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+def _gps(image: Image.Image) -> dict[str, float] | None:
+    """Latitude and longitude from EXIF's GPS block, in degrees, or None."""
+    try:
+        gps = image.getexif().get_ifd(0x8825)
+    except Exception:
+        return None
+    if not gps or 2 not in gps or 4 not in gps:
+        return None
+
+    def degrees(dms: Any, ref: Any) -> float:
+        d, m, s = (float(x) for x in dms)
+        value = d + m / 60 + s / 3600
+        return -value if ref in ("S", "W", b"S", b"W") else value
+
+    try:
+        return {"lat": round(degrees(gps[2], gps.get(1)), 7), "lon": round(degrees(gps[4], gps.get(3)), 7)}
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    media_type: str
+    width: int
+    height: int
+    location: dict[str, float] | None
+    clean: bytes  # re-encoded, without EXIF
+    thumb: bytes
+
+
+def check(data: bytes, max_bytes: int) -> Checked:
+    """Validate and clean one upload, or PhotoRefused."""
+    if len(data) > max_bytes:
+        raise PhotoRefused("photo_too_large", f"photo larger than {max_bytes} bytes")
+    kind = sniff(data)
+    if kind is None:
+        raise PhotoRefused("photo_type", "not a JPEG, PNG or HEIC picture")
+    if kind == "heic" and not _heif_opener():
+        raise PhotoRefused("photo_heic", "HEIC pictures are not supported on this server; send JPEG")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()  # structure
+        image = Image.open(io.BytesIO(data))
+        image.load()  # every pixel: a truncated file fails here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PhotoRefused("photo_corrupt", f"the picture cannot be read: {exc}") from None
+    location = _gps(image)
+    upright = ImageOps.exif_transpose(image)
+    clean = _encode(upright)  # served as JPEG whatever came in: one media type, no metadata
+    thumb = upright.copy()
+    thumb.thumbnail((THUMB_PX, THUMB_PX))
+    return Checked(
+        f"image/{kind}",
+        upright.width,
+        upright.height,
+        location,
+        clean,
+        _encode(thumb),
+    )
+
+
+def _encode(image: Image.Image) -> bytes:
+    """No exif= argument: nothing of the original's metadata is written."""
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+class PhotoStore:
+    """Files under ``<root>/<incident id>/``; names are random, so nothing in a name comes from a user."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def save(self, incident_id: int, checked: Checked) -> tuple[str, str]:
+        folder = self.root / str(incident_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = uuid.uuid4().hex
+        name, thumb = f"{stem}.jpg", f"{stem}-thumb.jpg"
+        for filename, blob in ((name, checked.clean), (thumb, checked.thumb)):
+            tmp = folder / f".{filename}.tmp"
+            tmp.write_bytes(blob)
+            os.replace(tmp, folder / filename)  # whole or not at all
+        return name, thumb
+
+    def path(self, incident_id: int, filename: str) -> Path | None:
+        candidate = self.root / str(incident_id) / filename
+        if "/" in filename or filename.startswith(".") or not candidate.is_file():
+            return None
+        return candidate
