@@ -3,6 +3,8 @@ missed press reaches someone with more authority instead of waiting on a screen.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from alarms.incident_writer import Change, IncidentWriter
@@ -30,17 +32,23 @@ def escalate_overdue(w: IncidentWriter, uow: UnitOfWork, now: float) -> list[Cha
         if level <= current.escalation_level:
             continue
         note = f"acknowledge deadline missed: escalated to {ESCALATION_LEVELS[level]}"
-        changes.append(
-            w.update(
-                uow,
-                current,
-                "escalate",
-                "system",
-                note,
-                values={"escalation_level": level},
-                now=now,
-                data={"code": "ack_missed_escalated", "level": ESCALATION_LEVELS[level]},
-            )
-        )
-        w.metrics.escalations.labels(ESCALATION_LEVELS[level]).inc()
+        data = {"code": "ack_missed_escalated", "level": ESCALATION_LEVELS[level]}
+        changes.append(escalate_to(w, uow, current, level, note, data, now))
     return changes
+
+
+def escalate_to(
+    w: IncidentWriter,
+    uow: UnitOfWork,
+    current: Incident,
+    level: int,
+    note: str,
+    data: dict[str, Any],
+    now: float,
+) -> Change:
+    """One escalation step on the timeline (by "system"), counted by the level it reached."""
+    change = w.update(
+        uow, current, "escalate", "system", note, values={"escalation_level": level}, now=now, data=data
+    )
+    w.metrics.escalations.labels(ESCALATION_LEVELS[level]).inc()
+    return change

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from alarms.deadlines import escalate_to
 from alarms.incident_writer import Change, IncidentWriter
 from alarms.lifecycle import ESCALATION_LEVELS, State
 from alarms.storage.schema import assignments
@@ -49,17 +50,5 @@ def field_overdue(w: IncidentWriter, uow: UnitOfWork, now: float) -> list[Change
         people = [n for _, n in kinds]
         note = f"{kind} deadline missed by {', '.join(people)}: escalated to {ESCALATION_LEVELS[level]}"
         data = {"code": f"{kind}_missed_escalated", "level": ESCALATION_LEVELS[level], "people": people}
-        changes.append(
-            w.update(
-                uow,
-                current,
-                "escalate",
-                "system",
-                note,
-                values={"escalation_level": level},
-                now=now,
-                data=data,
-            )
-        )
-        w.metrics.escalations.labels(ESCALATION_LEVELS[level]).inc()
+        changes.append(escalate_to(w, uow, current, level, note, data, now))
     return changes
