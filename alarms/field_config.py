@@ -15,6 +15,7 @@ Channel = Literal["gateway", "mqtt"]
 
 
 _CHANNELS: tuple[Channel, ...] = ("gateway", "mqtt")
+ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 
 class Shift(Strict):
@@ -32,24 +33,34 @@ class Shift(Strict):
         return self
 
 
-class PersonConfig(Strict):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+class PersonFields(Strict):
+    """A person as an admin edits them on the page (the id is the address)."""
+
     name: str = Field(min_length=1, max_length=128)
     role: PersonRole
     unit: str | None = Field(None, description="id of the unit the person belongs to")
     phone: str | None = Field(None, max_length=32)
     grids: list[str] = Field(default_factory=list, description="grids the person covers")
     shifts: list[Shift] = Field(default_factory=lambda: [Shift()], description="default: always on duty")
-    username: str | None = Field(None, description="sign-in name of the person's `field` account")
+    username: str | None = Field(
+        None, max_length=64, description="sign-in name of the person's `field` account"
+    )
     channels: list[Channel] = Field(default_factory=lambda: list(_CHANNELS))
 
 
-class UnitConfig(Strict):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+class PersonConfig(PersonFields):
+    id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+
+
+class UnitFields(Strict):
     name: str = Field(min_length=1, max_length=128)
     kind: UnitKind
     phone: str | None = Field(None, max_length=32)
     grids: list[str] = Field(default_factory=list, description="grids the unit covers")
+
+
+class UnitConfig(UnitFields):
+    id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
 
 
 class FieldDeadline(Strict):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 
 from alarms.field_config import PersonConfig, UnitConfig
 from alarms.locale import zone
@@ -60,20 +60,31 @@ class Person:
 def seed(
     conn: Connection, persons: Sequence[PersonConfig], unit_list: Sequence[UnitConfig], now: float
 ) -> None:
-    """Config is the source of truth at start: rows are upserted, people no longer listed are deactivated
-    (never deleted: past assignments name them)."""
+    """Config seeds the roster at start: rows are upserted, those no longer listed are deactivated (never
+    deleted: past assignments name them). A row an admin edited on the page (``edited_at`` set) is the
+    page's from then on, so a restart never undoes an admin's change."""
+    untouched_units = units.c.edited_at.is_(None)
     for u in unit_list:
         values: dict[str, Any] = {
             "name": u.name,
             "kind": u.kind,
             "phone": u.phone,
             "grids": list(u.grids),
+            "active": True,
             "updated_at": now,
         }
-        if conn.execute(update(units).where(units.c.id == u.id).values(**values)).rowcount == 0:
+        if _exists(conn, units, u.id):
+            conn.execute(update(units).where(units.c.id == u.id, untouched_units).values(**values))
+        else:
             conn.execute(insert(units).values(id=u.id, **values))
-    listed = {u.id for u in unit_list}
-    conn.execute(delete(units).where(units.c.id.not_in(listed)) if listed else delete(units))
+    listed = [u.id for u in unit_list]
+    stale_units = units.c.id.not_in(listed) if listed else units.c.id.is_not(None)
+    conn.execute(
+        update(units)
+        .where(stale_units, untouched_units, units.c.active.is_(True))
+        .values(active=False, updated_at=now)
+    )
+    untouched = people.c.edited_at.is_(None)
     for p in persons:
         values = {
             "name": p.name,
@@ -87,11 +98,19 @@ def seed(
             "active": True,
             "updated_at": now,
         }
-        if conn.execute(update(people).where(people.c.id == p.id).values(**values)).rowcount == 0:
+        if _exists(conn, people, p.id):
+            conn.execute(update(people).where(people.c.id == p.id, untouched).values(**values))
+        else:
             conn.execute(insert(people).values(id=p.id, **values))
     ids = [p.id for p in persons]
     stale = people.c.id.not_in(ids) if ids else people.c.id.is_not(None)
-    conn.execute(update(people).where(stale, people.c.active.is_(True)).values(active=False, updated_at=now))
+    conn.execute(
+        update(people).where(stale, untouched, people.c.active.is_(True)).values(active=False, updated_at=now)
+    )
+
+
+def _exists(conn: Connection, table: Table, row_id: str) -> bool:
+    return conn.execute(select(table.c.id).where(table.c.id == row_id)).first() is not None
 
 
 def _minutes(hhmm: str) -> int:
@@ -139,7 +158,8 @@ def unit_names(conn: Connection) -> dict[str, str]:
 
 
 def roster_units(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(units).order_by(units.c.id)).mappings()
+    """Active units only: a deactivated unit is no longer offered for dispatch."""
+    rows = conn.execute(select(units).where(units.c.active.is_(True)).order_by(units.c.id)).mappings()
     return [
         {
             "kind": "unit",

@@ -18,6 +18,7 @@ from dashboard import (
     live_api,
     map_api,
     photo_api,
+    roster_admin_api,
     search_api,
     silence_api,
     trends_api,
@@ -72,6 +73,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(trends_api.router)
     app.include_router(map_api.router)
     app.include_router(field_api.router)  # the field loop (issue 15)
+    app.include_router(roster_admin_api.router)  # admins edit people and units, audited
     app.include_router(photo_api.router)
     app.include_router(signin_routes.router)
     app.include_router(ui.router)

@@ -46,22 +46,21 @@ async def _read(request: Request, limit: int) -> bytes:
         "requestBody": {
             "required": True,
             "content": {
-                t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/jpeg", "image/png")
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("image/jpeg", "image/png", "image/heic")
             },
         }
     },
 )
 async def upload(incident_id: RowId, request: Request, svc: Svc, principal: FieldWorker) -> dict[str, Any]:
-    """One photo as the raw body (JPEG, PNG or HEIC). Refused with a code: photo_type, photo_too_large,
-    photo_corrupt, photo_heic; a refusal stores nothing."""
+    """One photo as the raw body (JPEG, PNG or HEIC, told apart by content). Refused with a code:
+    photo_type, photo_too_large, photo_corrupt; a refusal stores nothing."""
     _visible(svc, principal, incident_id)
     data = await _read(request, svc.field.photo_max_bytes)
     try:
         checked = await run_in_threadpool(check, data, svc.field.photo_max_bytes)
     except PhotoRefused as exc:
-        status = (
-            413 if exc.code == "photo_too_large" else 415 if exc.code in ("photo_type", "photo_heic") else 422
-        )
+        status = 413 if exc.code == "photo_too_large" else 415 if exc.code == "photo_type" else 422
         raise CodedError(status, exc.code, str(exc)) from None
     return await run_in_threadpool(_store, svc, incident_id, principal.name, checked, len(data))
 

@@ -1,7 +1,8 @@
 """Field photos as evidence: checked by content (magic bytes, then a full decode), never by name; the GPS
 position in EXIF kept as data while the served file is re-encoded without any metadata; a thumbnail beside
 it. Files go under the photos folder beside the snapshots, one folder per incident; a refused upload writes
-nothing, so what was saved before stays as it was."""
+nothing, so what was saved before stays as it was. HEIC (iPhones' default) is decoded by pillow-heif and
+served as JPEG like the rest."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+register_heif_opener()  # Image.open reads HEIC/HEIF from here on
 
 THUMB_PX = 320
 _JPEG = b"\xff\xd8\xff"
@@ -21,7 +25,7 @@ _HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b
 
 
 class PhotoRefused(ValueError):
-    """``code`` is what the phone page translates: photo_type, photo_too_large, photo_corrupt, photo_heic."""
+    """``code`` is what the phone page translates: photo_type, photo_too_large, photo_corrupt."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -39,13 +43,24 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _heif_opener() -> bool:
-    """HEIC needs pillow-heif (optional); without it HEIC is refused with its own message."""
-    try:
-        from pillow_heif import register_heif_opener  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return False
-    register_heif_opener()
+def _boxes_whole(data: bytes) -> bool:
+    """Whether a HEIC's top-level ISO boxes add up to the file: libheif decodes a file cut inside its last
+    box without complaint, so a truncated upload is caught here, by its own length fields."""
+    offset, end = 0, len(data)
+    while offset < end:
+        if end - offset < 8:
+            return False
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        header = 8
+        if size == 1:  # a 64-bit size follows the type
+            if end - offset < 16:
+                return False
+            size, header = int.from_bytes(data[offset + 8 : offset + 16], "big"), 16
+        elif size == 0:  # the last box runs to the end of the file
+            return True
+        if size < header or offset + size > end:
+            return False
+        offset += size
     return True
 
 
@@ -86,14 +101,14 @@ def check(data: bytes, max_bytes: int) -> Checked:
     kind = sniff(data)
     if kind is None:
         raise PhotoRefused("photo_type", "not a JPEG, PNG or HEIC picture")
-    if kind == "heic" and not _heif_opener():
-        raise PhotoRefused("photo_heic", "HEIC pictures are not supported on this server; send JPEG")
+    if kind == "heic" and not _boxes_whole(data):
+        raise PhotoRefused("photo_corrupt", "the picture is incomplete (truncated HEIC)")
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()  # structure
         image = Image.open(io.BytesIO(data))
         image.load()  # every pixel: a truncated file fails here
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, RuntimeError) as exc:
         raise PhotoRefused("photo_corrupt", f"the picture cannot be read: {exc}") from None
     location = _gps(image)
     upright = ImageOps.exif_transpose(image)

@@ -73,9 +73,9 @@ incidents = Table(
     Index("ix_incidents_category_created", "category", "created_at", "id"),
     Index("ix_incidents_assignee_created", "assignee", "created_at", "id"),
     Index("ix_incidents_created", "created_at"),
-    Index(
-        "ix_incidents_search", text("to_tsvector('simple', search_terms)"), postgresql_using="gin"
-    ).ddl_if(dialect="postgresql"),
+    Index("ix_incidents_search", text("to_tsvector('simple', search_terms)"), postgresql_using="gin").ddl_if(
+        dialect="postgresql"
+    ),
     Index("ix_incidents_source", "source_id", "category", "id"),  # the previous incident of a source
 )
 
@@ -214,6 +214,10 @@ units = Table(
     Column("phone", String(32)),
     Column("grids", JSON, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Migration 0008: deactivated rather than deleted; once edited on the page, config no longer touches it.
+    Column("active", Boolean, nullable=False, default=True),
+    Column("edited_at", Float),
+    Column("edited_by", String(128)),
 )
 
 people = Table(
@@ -230,6 +234,10 @@ people = Table(
     Column("channels", JSON, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("updated_at", Float, nullable=False),
+    Column(
+        "edited_at", Float
+    ),  # migration 0008: set by a page edit, after which config seeding skips the row
+    Column("edited_by", String(128)),
 )
 
 assignments = Table(
@@ -267,4 +275,20 @@ field_photos = Table(
     Column("height", Integer, nullable=False),
     Column("exif_location", JSON),  # kept as data; the served file has no EXIF
     Column("created_at", Float, nullable=False),
+)
+
+# Every page edit of the roster (migration 0008, alarms/roster_admin.py): who, when, and the row before and
+# after as JSON (before is null for a creation).
+roster_audit = Table(
+    "roster_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False, index=True),
+    Column("actor", String(128), nullable=False),
+    Column("kind", String(8), nullable=False),  # person | unit
+    Column("target_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # create | update | deactivate
+    Column("before", JSON),
+    Column("after", JSON),
+    Index("ix_roster_audit_target", "kind", "target_id", "id"),
 )

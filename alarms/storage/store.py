@@ -89,9 +89,7 @@ def make_engine(url: str, sqlite_synchronous: SqliteSynchronous = "full") -> Eng
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, poolclass=NullPool if not path else None, connect_args={"timeout": 5})
-        event.listen(
-            engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, sqlite_synchronous)
-        )
+        event.listen(engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, sqlite_synchronous))
         # SQLite: let SQLAlchemy's BEGIN take the write lock up front, so readers never deadlock a writer.
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

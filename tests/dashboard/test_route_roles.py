@@ -164,7 +164,12 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("POST", "/api/field/incidents/{incident_id}/callback"): row(
         f"/api/field/incidents/{INCIDENT}/callback",
-        401, 409, 409, 409, 404, 404,
+        401,
+        409,
+        409,
+        409,
+        404,
+        404,
         body={"satisfaction": "satisfied"},
     ),
     ("GET", "/api/field/tasks"): row("/api/field/tasks", 401, 403, 403, 403, 403, 403),
@@ -188,6 +193,23 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
         "/api/field/photos/999999/thumb", 401, 404, 404, 404, 404, 404
     ),
     ("GET", "/api/field/kpis"): row("/api/field/kpis", 401, 200, 200, 200, 200, 200),
+    # The roster as admins edit it (dashboard/roster_admin_api.py): reads for operators and up, writes for
+    # admins only, whatever their scope.
+    ("GET", "/api/roster/people"): row("/api/roster/people", 401, 200, 200, 200, 200, 200),
+    ("PUT", "/api/roster/people/{person_id}"): row(
+        "/api/roster/people/P-new", 401, 403, 403, 200, 403, 403, body={"name": "新人", "role": "grid_worker"}
+    ),
+    ("POST", "/api/roster/people/{person_id}/deactivate"): row(
+        "/api/roster/people/P-none/deactivate", 401, 403, 403, 404, 403, 403
+    ),
+    ("GET", "/api/roster/units"): row("/api/roster/units", 401, 200, 200, 200, 200, 200),
+    ("PUT", "/api/roster/units/{unit_id}"): row(
+        "/api/roster/units/U-new", 401, 403, 403, 200, 403, 403, body={"name": "社区", "kind": "community"}
+    ),
+    ("POST", "/api/roster/units/{unit_id}/deactivate"): row(
+        "/api/roster/units/U-none/deactivate", 401, 403, 403, 404, 403, 403
+    ),
+    ("GET", "/api/roster/audit"): row("/api/roster/audit", 401, 200, 200, 200, 200, 200),
 }
 ANONYMOUS = {
     ("GET", "/healthz"),

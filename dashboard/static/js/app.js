@@ -17,8 +17,9 @@ import { initKpis } from "./kpis.js";
 import { initDevices } from "./devices.js";
 import { initWall } from "./wall.js";
 import { initSearch } from "./search.js";
+import { initRosterAdmin } from "./roster_admin.js";
 
-const VIEWS = ["queue", "map", "kpis", "wall", "devices", "search"];
+const VIEWS = ["queue", "map", "kpis", "wall", "devices", "search", "people"];
 
 async function loadIncidents() {
   const open = OPEN_STATES.map((s) => `state=${s}`).join("&");
@@ -107,6 +108,8 @@ async function main() {
   initDevices(document.querySelector("#devices"));
   initWall(document.querySelector("#wall"));
   initSearch(document.querySelector("#search"));
+  initRosterAdmin(document.querySelector("#people"));
+  document.querySelector('nav.tabs [data-view="people"]').hidden = me.role !== "admin";  // admins edit the roster
   initPresence(document.querySelector("#detail"));
   initShortcuts();
   subscribe((reason, data) => { if (reason === "navigate") show(data); });

@@ -164,6 +164,24 @@ const zh = {
   "report.month": "月报", "report.xlsx": "导出报表（电子表格）", "report.print": "打印版",
   "err.bad_cursor": "分页位置无效，请重新查询", "err.bad_keyword": "关键词需包含文字或数字",
   "err.bad_range": "开始日期须早于结束日期", "err.bad_date": "日期格式应为 年-月-日", "err.unknown_state": "未知状态",
+  // -- people and units edited by admins, with the audit trail (issue 15, roster_admin.js) --
+  "nav.people": "人员", "people.title": "人员与值班", "people.new": "新增人员", "people.edit": "编辑",
+  "people.edit_title": "编辑：{name}", "people.id": "编号", "people.name": "姓名", "people.phone": "电话",
+  "people.role": "角色", "people.unit": "所属单位", "people.grids": "负责网格", "people.shift": "值班时间",
+  "people.start": "开始", "people.end": "结束", "people.active": "在册（取消即停用，不再可派）",
+  "people.save": "保存", "people.cancel": "取消", "people.saved": "已保存", "people.on_duty": "在岗",
+  "people.off_duty": "不在岗", "people.inactive": "已停用", "people.every_day": "每天", "people.yes": "是", "people.no": "否",
+  "people.day0": "周一", "people.day1": "周二", "people.day2": "周三", "people.day3": "周四", "people.day4": "周五",
+  "people.day5": "周六", "people.day6": "周日",
+  "people.audit": "修改记录", "people.grids_line": "负责网格：{grids}", "people.change": "{field}：{before} → {after}", "people.audit_none": "暂无页面修改记录",
+  "people.action.create": "新增", "people.action.update": "修改", "people.action.deactivate": "停用",
+  "people.f.name": "姓名", "people.f.role": "角色", "people.f.unit_id": "所属单位", "people.f.phone": "电话",
+  "people.f.grids": "负责网格", "people.f.shifts": "值班时间", "people.f.username": "登录名", "people.f.channels": "通知渠道",
+  "people.f.active": "在册", "people.f.kind": "类型",
+  "prole.grid_worker": "网格员", "prole.police": "民警", "prole.community": "社区工作者", "prole.firefighter": "消防员",
+  "prole.urban_management": "城管",
+  "err.roster_unknown_grid": "没有这个网格：{grid}", "err.roster_unknown_unit": "没有这个单位：{unit}",
+  "err.roster_username_taken": "该登录名已属于另一人（{id}）",
 };
 
 const en = {
@@ -329,6 +347,24 @@ const en = {
   "report.month": "Monthly", "report.xlsx": "Report to Excel", "report.print": "Print version",
   "err.bad_cursor": "That page position is no longer valid: search again", "err.bad_keyword": "The keyword needs letters or digits",
   "err.bad_range": "The start date must be before the end date", "err.bad_date": "Dates are year-month-day", "err.unknown_state": "Unknown state",
+  // -- people and units edited by admins, with the audit trail (issue 15, roster_admin.js) --
+  "nav.people": "People", "people.title": "People and duty", "people.new": "Add a person", "people.edit": "Edit",
+  "people.edit_title": "Edit: {name}", "people.id": "ID", "people.name": "Name", "people.phone": "Phone",
+  "people.role": "Role", "people.unit": "Unit", "people.grids": "Grids covered", "people.shift": "Duty shift",
+  "people.start": "From", "people.end": "To", "people.active": "On the roster (untick to deactivate: no longer dispatched)",
+  "people.save": "Save", "people.cancel": "Cancel", "people.saved": "Saved", "people.on_duty": "On duty",
+  "people.off_duty": "Off duty", "people.inactive": "Deactivated", "people.every_day": "Every day", "people.yes": "yes", "people.no": "no",
+  "people.day0": "Mon", "people.day1": "Tue", "people.day2": "Wed", "people.day3": "Thu", "people.day4": "Fri",
+  "people.day5": "Sat", "people.day6": "Sun",
+  "people.audit": "Change history", "people.grids_line": "Grids covered: {grids}", "people.change": "{field}: {before} → {after}", "people.audit_none": "No changes made on the page yet",
+  "people.action.create": "created", "people.action.update": "changed", "people.action.deactivate": "deactivated",
+  "people.f.name": "Name", "people.f.role": "Role", "people.f.unit_id": "Unit", "people.f.phone": "Phone",
+  "people.f.grids": "Grids covered", "people.f.shifts": "Duty shift", "people.f.username": "Sign-in name", "people.f.channels": "Channels",
+  "people.f.active": "On the roster", "people.f.kind": "Kind",
+  "prole.grid_worker": "Grid worker", "prole.police": "Police officer", "prole.community": "Community staff",
+  "prole.firefighter": "Firefighter", "prole.urban_management": "Urban management",
+  "err.roster_unknown_grid": "No such grid: {grid}", "err.roster_unknown_unit": "No such unit: {unit}",
+  "err.roster_username_taken": "That sign-in name belongs to someone else ({id})",
 };
 
 const DICTS = { "zh-CN": zh, en };
