@@ -134,6 +134,13 @@ class Kpis(BaseModel):
 
 
 # ----- map, sign-in, health -----------------------------------------------------------------------------
+class OnDuty(BaseModel):
+    id: str
+    name: str
+    role: str = Field(description="grid_worker, police, community, firefighter …")
+    phone: str | None
+
+
 class Grid(BaseModel):
     id: str
     name: str
@@ -142,6 +149,9 @@ class Grid(BaseModel):
     community_name: str = Field(description="The community's name (config `communities`; else its id).")
     street_name: str = Field(description="The street's name (config `streets`; else its id).")
     polygon: list[list[float]] | None = Field(description="Outline as [x, y] points, for the map.")
+    on_duty: list[OnDuty] = Field(
+        default_factory=list, description="Who covers the grid and is on shift now (the duty roster)."
+    )
 
 
 class GridList(BaseModel):

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope as AsgiScope
 
+from alarms.roster import load_people, on_duty
 from dashboard.auth import CurrentPrincipal
 from dashboard.responses import GridList
 
@@ -93,8 +94,14 @@ def operator_page_slash() -> RedirectResponse:
 
 @router.get("/api/grids", include_in_schema=True, tags=["map"], response_model=GridList)
 def grids(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    """The grids the caller may see, with their outline for the map and their place in the hierarchy."""
-    directory = request.app.state.services.engine.directory
+    """The grids the caller may see, with their outline for the map, their place in the hierarchy and who is
+    on duty for each now."""
+    svc = request.app.state.services
+    directory = svc.engine.directory
+    with svc.store.read() as conn:
+        people = load_people(conn)
+    now = svc.clock()
+    on_shift = [p for p in people if on_duty(p.shifts, now, svc.timezone)]
     items = [
         {
             "id": g.id,
@@ -104,6 +111,11 @@ def grids(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
             "community_name": directory.community_names.get(g.community, g.community),
             "street_name": directory.street_names.get(g.street, g.street),
             "polygon": [list(p) for p in g.polygon] if g.polygon else None,
+            "on_duty": [
+                {"id": p.id, "name": p.name, "role": p.role, "phone": p.phone}
+                for p in on_shift
+                if g.id in p.grids
+            ],
         }
         for g in directory.grids.values()
         if principal.scope.allows(g.street, g.id)

@@ -288,3 +288,14 @@ def test_a_missed_accept_deadline_escalates_on_the_timeline_and_in_the_webhook(
         ).all()
     assert entry["code"] == "accept_missed_escalated" and entry["people"] == ["张伟"]
     assert json.loads(hooks[0][0])["data"]["change"]["action"] == "escalate"
+
+
+def test_grids_list_who_is_on_duty_now(client: TestClient, rt: FakeRuntime) -> None:
+    """`/api/grids` names each grid's people on shift now (the night shift is not, at 06:13 in Shanghai)."""
+    grids = {g["id"]: g for g in ok(client.get("/api/grids", headers=auth("operator")))["items"]}
+    assert [(p["name"], p["role"]) for p in grids["G-001"]["on_duty"]] == [
+        ("王警官", "police"),
+        ("张伟", "grid_worker"),
+    ]
+    assert grids["G-001"]["on_duty"][1]["phone"] == "13800000001"
+    assert [p["name"] for p in grids["G-003"]["on_duty"]] == ["李娜"]
