@@ -347,6 +347,15 @@ class IncidentEngine:
         changes = [Change(Incident.from_row(by_name(r)), "delivered") for r in rows]
         return lambda: self._publish(changes)
 
+    def announce_delivered(self, incident_ids: set[int]) -> None:
+        """Another process (the local runtime's sender, `delivery.sender: own_process`) recorded these as
+        delivered and committed: cached copies follow, and pages hear it as from :meth:`mark_delivered`."""
+        self.writer.delivered(incident_ids)
+        with self.store.read() as conn:
+            rows = conn.execute(select(incidents).where(incidents.c.id.in_(incident_ids))).mappings()
+            changes = [Change(Incident.from_row(by_name(r)), "delivered") for r in rows]
+        self._publish(changes)
+
     # ----- housekeeping ----------------------------------------------------------------------------------
     def warm_up(self) -> None:
         """Fill the cache of active incidents from the database after a restart."""

@@ -1,6 +1,6 @@
 """Hop times of single presses, for `benchmarks/sos_latency.py --hops`: which hop a slow press spent its
 time in (the service's histograms only see whole stretches). Off unless the environment variable
-SHARPEYES_HOP_TRACE names a file; the marks stay in memory and are written there when the process exits."""
+SHARPEYES_HOP_TRACE names a file; the marks stay in memory and are appended there when each process exits."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def mark_payload(payload: str, hop: str) -> None:
 
 def _write() -> None:
     if _PATH:
-        with open(_PATH, "w", encoding="utf-8") as f:
+        with open(_PATH, "a", encoding="utf-8") as f:  # appended: the sender process writes its own marks
             for button, seq, hop, at in _marks:
                 f.write(f"{json.dumps([button, seq, hop, at])}\n")
 

@@ -23,6 +23,7 @@ from dashboard.services import Services
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.broker import EmbeddedBroker
 from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
+from sharpeyes.sender_process import ProcessDelivery
 from sharpeyes.settings import Settings
 from sharpeyes.wiring import (
     build_button_listener,
@@ -140,7 +141,7 @@ class LocalRuntime:
         checks = {"mqtt": self.listener.wait_connected(0)} if self.uses_mqtt else {}
         if self.relay is not None:
             checks["live"] = self.relay.connected.is_set()
-        if isinstance(self.delivery, QueuedDelivery):
+        if isinstance(self.delivery, QueuedDelivery | ProcessDelivery):
             checks["deliveries"] = self.delivery.ready.is_set()
         return checks
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError
 
 from alarms.config import AreaName, GridConfig, SlaConfig, StorageConfig, WebhookConfig
+from alarms.delivery.sender_config import DeliverySenderConfig
 from alarms.field_config import FieldConfig, PersonConfig, UnitConfig
 from alarms.locale import LocaleConfig
 from alarms.silence_config import SilenceConfig
@@ -39,6 +40,7 @@ class Settings(Strict):
     map: MapConfig = MapConfig()
     buttons: list[ButtonConfig] = Field(default_factory=list)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    delivery: DeliverySenderConfig = DeliverySenderConfig()
     auth: AuthConfig = AuthConfig()
     sla: SlaConfig = SlaConfig()
     people: list[PersonConfig] = Field(default_factory=list, description="field workers (issue 15)")

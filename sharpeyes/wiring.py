@@ -34,6 +34,7 @@ from ingest.mqtt_publisher import MqttPublisher
 from ingest.packet_ring import TapFactory
 from jetstream.push_relay import PushRelay
 from jetstream.queued_delivery import QueuedDelivery
+from sharpeyes.sender_process import ProcessDelivery
 from sharpeyes.settings import Settings
 from video.camera_view import ShardedCameraView
 from video.clip_recorder import ClipRecorder
@@ -186,10 +187,16 @@ def build_delivery(
     mqtt_publish: MqttPublish,
     clock: Clock,
     queued: bool,
-) -> DeliveryWorker | QueuedDelivery:
-    """In process, or onto the JetStream work queue for `--role delivery` (`distributed.delivery.via`)."""
+) -> DeliveryWorker | QueuedDelivery | ProcessDelivery:
+    """In process, in a child process (`delivery.sender: own_process`), or onto the JetStream work queue
+    for `--role delivery` (`distributed.delivery.via`)."""
     if queued:
         return QueuedDelivery(settings.distributed, env)
+    if settings.delivery.sender == "own_process":
+        if settings.storage.url.startswith("sqlite") and ":memory:" in settings.storage.url:
+            log.warning("delivery.sender own_process needs a database file; sending in process instead")
+        else:
+            return ProcessDelivery(settings, env, core.engine, core.metrics)
     return build_delivery_worker(settings, env, core, mqtt_publish, clock)
 
 
