@@ -128,3 +128,47 @@ def test_child_sends_receipts_and_webhooks_and_survives_kill9(tmp_path: Path, mo
         code = service.stop()
         receiver.stop()
     assert code == 0
+
+
+def test_a_dead_letter_in_the_child_raises_its_alarm_in_the_parent(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """An endpoint that never answers: the child gives up after its attempts; the parent opens the
+    dispatch_failure incident that operators see (the same as in process)."""
+    receiver = DispatchReceiver(SECRET).start()
+    dead_port = receiver.port
+    receiver.stop()  # nothing listens there any more
+    cfg_path = tmp_path / "svc.yaml"
+    hooks = [
+        {
+            "name": "police",
+            "url": f"http://127.0.0.1:{dead_port}/hook",
+            "secret_env": "TEST_WEBHOOK_SECRET",
+            "retry": {"max_attempts": 2, "delays_s": [0.2]},
+        }
+    ]
+    cfg = write_config(
+        cfg_path,
+        mqtt_port=mosquitto.port,
+        webhook_url=f"http://127.0.0.1:{dead_port}/hook",
+        db=tmp_path / "se.db",
+        extra={"delivery": {"sender": "own_process"}, "webhooks": hooks},
+    )
+    service = Service(cfg_path, cfg, tmp_path / "svc.log").start()
+    sim = ButtonSim(mosquitto.port)
+    try:
+        sim.send("B-003", seq=1)
+
+        def failure_raised() -> bool:
+            items = service.get("/api/incidents").json()["items"]
+            return any(i["category"] == "dispatch_failure" for i in items)
+
+        assert _wait(failure_raised, 30), service.get("/api/incidents").json()["items"]
+        items = service.get("/api/incidents").json()["items"]
+        sos = next(i for i in items if i["source_id"] == "B-003")
+        assert sos["dispatch_status"] != "delivered"
+        metrics = httpx.get(f"{service.base}/metrics", headers=service.headers(), timeout=5).text
+        assert 'sharpeyes_deliveries_total{channel="webhook",result="dead",target="police"}' in metrics
+    finally:
+        sim.close()
+        service.stop()
