@@ -191,4 +191,15 @@ def test_fire_incident_shows_its_clip_with_the_trigger_marked(rig, browser: Brow
     assert "Alarm at" in (mark.get_attribute("title") or "")
     offset = float(mark.get_attribute("data-offset") or "nan")
     assert abs(offset - (inside[0] - clip["start"])) < 0.01
+    # An update of the incident (another operator's follow-up) repaints the panel: the clip keeps playing
+    # where it was, in the same player, instead of jumping back to its start.
+    sel = f"video[data-clip='{clip['id']}']"
+    page.locator(sel).evaluate("(v) => { v.dataset.probe = 'kept'; v.currentTime = 5; return v.play(); }")
+    time.sleep(0.5)
+    before = page.locator(sel).evaluate("(v) => v.currentTime")
+    note = "跟进:消防已在路上"
+    assert svc.post(f"/api/incidents/{inc['id']}/follow_up", {"note": note}).status_code == 200
+    expect(page.locator("section.timeline").get_by_text(note).first).to_be_visible(timeout=10_000)
+    after = page.locator(sel).evaluate("(v) => [v.dataset.probe, v.currentTime, v.paused]")
+    assert after[0] == "kept" and after[1] >= before and not after[2], (before, after)
     page.context.close()

@@ -199,7 +199,7 @@ export function render() {
     fieldPanel(d));  // the field loop (issue 15): roster, dispatch, review, callback, photos, notices
   if (focused) top.querySelector(`[name="${focused}"]`)?.focus();
   replace(bottom,
-    h("section", { class: "evidence" }, h("h3", {}, t("detail.evidence")), evidenceView(d.evidence, d.id)),
+    h("section", { class: "evidence" }, h("h3", {}, t("detail.evidence")), evidenceView(d.evidence, d.id, d.place)),
     deliveries(d),
     timeline(d));
   // The video keeps playing across re-renders: it is remounted only when the incident or cameras change.

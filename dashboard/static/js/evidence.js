@@ -68,11 +68,13 @@ function beforeAfter(ev, incidentId) {
     fig("before", "evidence.before"), fig("after", "evidence.after"));
 }
 
-/** The evidence section's body: picture, what people read, and the raw record folded away. */
-export function evidenceView(ev, incidentId) {
+/** The evidence section's body: picture, what people read, and the raw record folded away. `place` (the
+ * incident's) names its cameras, so a clip says which camera in words. */
+export function evidenceView(ev, incidentId, place) {
   const evidence = ev || {};
   const rows = humanRows(evidence);
-  return [beforeAfter(evidence, incidentId) || picture(evidence, incidentId), clipView(evidence),
+  const names = new Map((place?.cameras || []).map((c) => [c.id, c.name || c.id]));
+  return [beforeAfter(evidence, incidentId) || picture(evidence, incidentId), clipView(evidence, (id) => names.get(id) || id),
     rows.length ? h("dl", { class: "kv evidence-human", id: "evidence-human" }, rows.map(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]))
       : h("p", { class: "muted" }, t("evidence.none")),
     technical(evidence)];
