@@ -158,7 +158,15 @@ class IncidentWriter:
                 "evidence": evidence,
             }
             return self.update(
-                uow, current, "retrigger", trig.source_id, trig.note, values, trig.ts, trig.source_ts
+                uow,
+                current,
+                "retrigger",
+                trig.source_id,
+                trig.note,
+                values,
+                trig.ts,
+                trig.source_ts,
+                data=trig.note_data,
             )
         return self._open(uow, trig, open_key)
 
@@ -202,7 +210,7 @@ class IncidentWriter:
         new_id = conn.execute(_INSERT, values).scalar_one()
         incident = Incident.from_row({**_EMPTY_ROW, **values, "id": new_id})
         self.remember(conn, incident)
-        self.timeline(uow, incident, "created", trig.source_id, trig.note, None, trig.ts)
+        self.timeline(uow, incident, "created", trig.source_id, trig.note, None, trig.ts, trig.note_data)
         if previous is not None:
             prev = self.load(uow, previous)
             note = f"new incident {new_id} opened"

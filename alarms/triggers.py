@@ -28,6 +28,9 @@ class Trigger:
     status: str = "Actual"
     certainty: str = "Observed"
     event_id: str | None = None
+    # A machine note as a code and its parameters (e.g. a time as a unix time), for pages to say it in the
+    # reader's language and time zone; `note` stays the plain-text record.
+    note_data: dict[str, Any] | None = None
 
 
 class ConditionSink(Protocol):

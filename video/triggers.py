@@ -94,8 +94,9 @@ def video_loss_trigger(
         source_id=camera_id,
         placement=placement,
         ts=now,
-        note=f"no video since {time.strftime('%H:%M:%S', time.localtime(since_wall))}: "
+        note=f"no video since {time.strftime('%H:%M:%S', time.gmtime(since_wall))} UTC: "
         f"{event.error or 'no frames'}",
+        note_data={"code": "video_loss", "since": since_wall, "error": event.error or ""},
         evidence={"error": event.error, "since": since_wall, "url": redact_url(url)},
         source_ts=since_wall,
         event_id=f"cam:{camera_id}:video_loss:{round(since_wall * 1000)}",

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -22,10 +24,12 @@ from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
 from alarms.storage.store import Store
 from alarms.triggers import Trigger
+from ingest.health import VideoLossEvent
 from tests.e2e import shift
 from tests.e2e.conftest import PASSWORD
 from tests.support.browser import sign_in
 from tests.support.service import Service
+from video.triggers import video_loss_trigger
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -58,9 +62,13 @@ def seed_cameras(cfg_path: Path) -> None:
     for cat, note, ev in [
         ("fire", "fire confirmed, rule fire, count 2, confidence 0.87", {"rule": "fire", "confidence": 0.87}),
         ("crowd", "crowd suspected, rule crowd@crossing, count 14", {"rule": "crowd@crossing", "count": 14}),
-        ("video_loss", "no video since 08:00:00: no frames", {"error": None}),
     ]:
         engine.raise_condition(Trigger(cat, "camera", "CAM-01", place, now, note, evidence=ev))
+    # The camera went down at 12:34:56 Beijing time (the config's zone; the test machine runs in UTC).
+    down = datetime(2026, 12, 7, 12, 34, 56, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    mono = time.monotonic()
+    event = VideoLossEvent("CAM-01", down=True, at=mono, since=mono - (now - down))
+    engine.raise_condition(video_loss_trigger("CAM-01", "rtsp://cam", place, event, now, mono))
     store.close()
 
 
@@ -146,4 +154,13 @@ def test_every_view_speaks_one_language(browser: Browser, service: Service, mosq
     bad_en = crawl(en, "en", allowed, ids)
     en.context.close()
     assert bad_zh == {}, f"Latin words on the Chinese page: {bad_zh}"
+    loss = next(
+        i for i in service.get("/api/incidents", limit=1000).json()["items"] if i["category"] == "video_loss"
+    )
+    zh = sign_in(browser, service.base, "wang", PASSWORD)
+    zh.click("nav.tabs [data-view='queue']")
+    zh.select_option("#filters select[name=state]", "all")
+    zh.locator(f"#queue tr.incident[data-id='{loss['id']}']").click()
+    expect(zh.locator("section.timeline")).to_contain_text("自 12:34:56 起无视频：无画面")
+    zh.context.close()
     assert bad_en == {}, f"Chinese on the English page: {bad_en}"

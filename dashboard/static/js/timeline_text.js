@@ -48,6 +48,11 @@ export function noteText(e) {
     const params = { ...e.data };
     if (params.level) params.level = tv("esc", params.level);
     if (params.endpoint) params.endpoint = tv("target", params.endpoint);
+    if (code === "video_loss") {  // a unix time: said in the configured time zone, like every time on the page
+      params.since = typeof params.since === "number" ? clock(params.since).slice(11) : "—";
+      params.error = params.error ? params.error : t("note.no_frames");
+    }
+    if (Array.isArray(params.people)) params.people = params.people.join(document.documentElement.lang === "en" ? ", " : "、");
     const key = `note.${code}`;
     if (t(key) !== key) return t(key, params);
   }
