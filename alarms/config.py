@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from alarms.evidence_config import EvidenceStorageConfig
 from alarms.geo import Geometry
 from ingest.config import Strict
 
@@ -133,6 +134,9 @@ class StorageConfig(Strict):
     dedup_window_s: float = Field(86400.0, gt=0, description="how long event ids are remembered")
     snapshots_dir: str | None = Field(
         None, description="evidence JPEGs; default: `snapshots/` next to the SQLite file (else var/snapshots)"
+    )
+    evidence: EvidenceStorageConfig = Field(
+        EvidenceStorageConfig(), description="where snapshots, clips and field photos are kept: folder or s3"
     )
 
     def snapshots_path(self) -> str:

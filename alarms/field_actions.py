@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from alarms.field_config import FieldConfig
 from alarms.field_notices import notice_rows
@@ -18,6 +18,7 @@ from alarms.incidents import Incident
 from alarms.lifecycle import State
 from alarms.operator_actions import ActionRequest, apply_action
 from alarms.refusals import ActionRefused
+from alarms.roster import load_people, roster_units
 from alarms.storage.schema import assignments
 from alarms.storage.unit_of_work import UnitOfWork
 
@@ -42,204 +43,203 @@ class FieldContext:
     timezone: str
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What every field action works with: the engine's writer and transaction, the field config, the
+    incident, who acts and when (one object, so each action's own arguments stand out)."""
+
+    w: IncidentWriter
+    uow: UnitOfWork
+    ctx: FieldContext
+    incident_id: int
+    actor: str
+    now: float
+
+    def load(self) -> Incident:
+        return self.w.load(self.uow, self.incident_id)
+
+    def update(
+        self, current: Incident, action: str, note: str | None, values: dict[str, Any], data: dict[str, Any]
+    ) -> Change:
+        return self.w.update(
+            self.uow, current, action, self.actor, note, values=values, now=self.now, data=data
+        )
+
+    def apply(self, action: str, note: str | None = None, assignee: str | None = None) -> Change:
+        req = ActionRequest(self.incident_id, action, self.actor, note, assignee=assignee)
+        return apply_action(self.w, self.uow, req, self.now)
+
+
 def _refuse(code: str, message: str, **params: Any) -> ActionRefused:
     return ActionRefused(code, message, **params)
 
 
-def _active(uow: UnitOfWork, incident_id: int) -> list[dict[str, Any]]:
-    rows = uow.conn.execute(
+def sendable(conn: Connection) -> dict[str, Target]:
+    """Everyone who can be sent, people by id and units by ``unit:<id>``."""
+    out = {p.id: Target("person", p.id, p.name, p.phone, p.channels) for p in load_people(conn)}
+    for entry in roster_units(conn):
+        out[f"unit:{entry['id']}"] = Target("unit", entry["id"], entry["name"], entry["phone"])
+    return out
+
+
+def _active(s: Step) -> list[dict[str, Any]]:
+    rows = s.uow.conn.execute(
         select(assignments)
-        .where(assignments.c.incident_id == incident_id, assignments.c.status != "withdrawn")
+        .where(assignments.c.incident_id == s.incident_id, assignments.c.status != "withdrawn")
         .order_by(assignments.c.lead.desc(), assignments.c.id)
     ).mappings()
     return [dict(r) for r in rows]
 
 
 def _notify(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    ctx: FieldContext,
+    s: Step,
     change: Change,
     targets: Sequence[Target],
     notice: str,
-    now: float,
     deadlines: tuple[float, float] | None = None,
 ) -> Change:
+    prefix = s.w.routing.prefix
     rows: list[dict[str, Any]] = []
     for t in targets:
         rows.extend(
-            notice_rows(
-                ctx.config, ctx.timezone, w.routing.prefix, change.incident, t, notice, now, deadlines
-            )
+            notice_rows(s.ctx.config, s.ctx.timezone, prefix, change.incident, t, notice, s.now, deadlines)
         )
-    items = uow.add_outbox(rows)
+    items = s.uow.add_outbox(rows)
     return Change(change.incident, change.action, [*change.outbox, *items], change.view) if rows else change
 
 
-def _targets_of(rows: Sequence[dict[str, Any]], people_by_id: dict[str, Target]) -> list[Target]:
-    return [people_by_id.get(r["target_id"]) or Target(r["kind"], r["target_id"], r["name"]) for r in rows]
+def _notify_sent(s: Step, change: Change, notice: str) -> Change:
+    """Tell everyone still sent to the incident (not those withdrawn by a reassignment)."""
+    known = sendable(s.uow.conn)
+    targets = [known.get(r["target_id"]) or Target(r["kind"], r["target_id"], r["name"]) for r in _active(s)]
+    return _notify(s, change, targets, notice)
 
 
-def dispatch(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    ctx: FieldContext,
-    incident_id: int,
-    actor: str,
-    lead: Target,
-    helpers: Sequence[Target],
-    note: str | None,
-    now: float,
-) -> list[Change]:
+@dataclass(frozen=True, slots=True)
+class Crew:
+    """Who is sent: the lead, the helpers, and the operator's note (the names stand in for a missing one)."""
+
+    lead: Target
+    helpers: tuple[Target, ...] = ()
+    note: str | None = None
+
+    @property
+    def everyone(self) -> tuple[Target, ...]:
+        return (self.lead, *self.helpers)
+
+
+def dispatch(s: Step, crew: Crew) -> list[Change]:
     """Send a lead and helpers: an unacknowledged incident is acknowledged on the way; one already out is
     reassigned instead."""
-    current = w.load(uow, incident_id)
+    current = s.load()
     if current.state in WORKING:
-        return reassign(w, uow, ctx, incident_id, actor, lead, helpers, note, now)
+        return reassign(s, crew)
     changes: list[Change] = []
     if current.state == State.REPORTED.value:
-        changes.append(apply_action(w, uow, ActionRequest(incident_id, "acknowledge", actor), now))
-    names = " · ".join(t.name for t in (lead, *helpers))
-    req = ActionRequest(incident_id, "dispatch", actor, (note or "").strip() or names, assignee=lead.name)
-    change = apply_action(w, uow, req, now)
-    deadlines = _assign(uow, ctx, change.incident, actor, lead, helpers, now)
-    changes.append(_notify(w, uow, ctx, change, (lead, *helpers), "dispatch", now, deadlines))
+        changes.append(s.apply("acknowledge"))
+    names = " · ".join(t.name for t in crew.everyone)
+    change = s.apply("dispatch", (crew.note or "").strip() or names, assignee=crew.lead.name)
+    changes.append(_send(s, change, crew))
     return changes
 
 
-def _assign(
-    uow: UnitOfWork,
-    ctx: FieldContext,
-    inc: Incident,
-    actor: str,
-    lead: Target,
-    helpers: Sequence[Target],
-    now: float,
-) -> tuple[float, float]:
-    ids = [lead.id, *(h.id for h in helpers)]
+def _send(s: Step, change: Change, crew: Crew) -> Change:
+    """Assign the crew with their accept and arrive deadlines, and send each of them a dispatch notice."""
+    ids = [t.id for t in crew.everyone]
     if len(set(ids)) != len(ids):
         raise _refuse("field_duplicate_person", "a person is listed twice")
-    limits = ctx.config.for_category(inc.category)
-    accept_by, arrive_by = now + limits.accept_s, now + limits.arrive_s
+    limits = s.ctx.config.for_category(change.incident.category)
+    accept_by, arrive_by = s.now + limits.accept_s, s.now + limits.arrive_s
     rows = [
         {
-            "incident_id": inc.id,
+            "incident_id": change.incident.id,
             "kind": t.kind,
             "target_id": t.id,
             "name": t.name,
-            "lead": t is lead,
+            "lead": t is crew.lead,
             "status": "assigned",
-            "assigned_by": actor,
-            "assigned_at": now,
+            "assigned_by": s.actor,
+            "assigned_at": s.now,
             "accept_deadline": accept_by,
             "arrive_deadline": arrive_by,
         }
-        for t in (lead, *helpers)
+        for t in crew.everyone
     ]
-    uow.conn.execute(insert(assignments), rows)
-    return accept_by, arrive_by
+    s.uow.conn.execute(insert(assignments), rows)
+    return _notify(s, change, crew.everyone, "dispatch", (accept_by, arrive_by))
 
 
-def reassign(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    ctx: FieldContext,
-    incident_id: int,
-    actor: str,
-    lead: Target,
-    helpers: Sequence[Target],
-    note: str | None,
-    now: float,
-) -> list[Change]:
-    current = w.load(uow, incident_id)
+def reassign(s: Step, crew: Crew) -> list[Change]:
+    current = s.load()
     if current.state not in WORKING:
         raise _refuse(
             "field_not_working", "only an incident out in the field can be reassigned", state=current.state
         )
-    uow.conn.execute(
+    s.uow.conn.execute(
         update(assignments)
-        .where(assignments.c.incident_id == incident_id, assignments.c.status != "withdrawn")
+        .where(assignments.c.incident_id == s.incident_id, assignments.c.status != "withdrawn")
         .values(status="withdrawn")
     )
-    data = {"code": "field_reassigned", "lead": lead.name, "helpers": [h.name for h in helpers]}
-    values = {"assignee": lead.name, "state": State.DISPATCHED.value}
-    change = w.update(uow, current, "reassign", actor, note, values=values, now=now, data=data)
-    deadlines = _assign(uow, ctx, change.incident, actor, lead, helpers, now)
-    return [_notify(w, uow, ctx, change, (lead, *helpers), "dispatch", now, deadlines)]
+    data = {"code": "field_reassigned", "lead": crew.lead.name, "helpers": [h.name for h in crew.helpers]}
+    values = {"assignee": crew.lead.name, "state": State.DISPATCHED.value}
+    return [_send(s, s.update(current, "reassign", crew.note, values, data), crew)]
 
 
-def urge(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    ctx: FieldContext,
-    incident_id: int,
-    actor: str,
-    note: str | None,
-    people_by_id: dict[str, Target],
-    now: float,
-) -> list[Change]:
+def urge(s: Step, note: str | None) -> list[Change]:
     """督办: a supervisor's urge with a note, on the timeline and told again to everyone sent."""
     if not (note and note.strip()):
         raise _refuse("field_note_required", "督办 needs a note")
-    current = w.load(uow, incident_id)
+    current = s.load()
     if current.state not in WORKING:
         raise _refuse(
             "field_not_working", "only an incident out in the field can be urged", state=current.state
         )
-    change = w.update(uow, current, "urge", actor, note, values={}, now=now, data={"code": "field_urged"})
-    targets = _targets_of(_active(uow, incident_id), people_by_id)
-    return [_notify(w, uow, ctx, change, targets, "urge", now)]
+    change = s.update(current, "urge", note, {}, {"code": "field_urged"})
+    return [_notify_sent(s, change, "urge")]
 
 
-def _mine(uow: UnitOfWork, incident_id: int, person_id: str) -> dict[str, Any]:
-    for row in _active(uow, incident_id):
+def _mine(s: Step, person_id: str) -> dict[str, Any]:
+    for row in _active(s):
         if row["kind"] == "person" and row["target_id"] == person_id:
             return row
     raise _refuse("field_not_assigned", "you are not sent to this incident")
 
 
-def accept(
-    w: IncidentWriter, uow: UnitOfWork, incident_id: int, actor: str, person_id: str, now: float
-) -> list[Change]:
+def _started(current: Incident, now: float) -> dict[str, Any]:
+    """The first accept or arrival starts the work (dispatched → in progress)."""
+    if current.state == State.DISPATCHED.value:
+        return {"state": State.IN_PROGRESS.value, "started_at": now}
+    return {}
+
+
+def accept(s: Step, person_id: str) -> list[Change]:
     """接单: the first acceptance starts the work (dispatched → in progress)."""
-    current = w.load(uow, incident_id)
-    mine = _mine(uow, incident_id, person_id)
+    current = s.load()
+    mine = _mine(s, person_id)
     if current.state not in WORKING or mine["status"] != "assigned":
         raise _refuse("field_already_accepted", "already accepted", state=current.state)
-    uow.conn.execute(
-        update(assignments).where(assignments.c.id == mine["id"]).values(status="accepted", accepted_at=now)
+    s.uow.conn.execute(
+        update(assignments).where(assignments.c.id == mine["id"]).values(status="accepted", accepted_at=s.now)
     )
-    values: dict[str, Any] = {}
-    if current.state == State.DISPATCHED.value:
-        values = {"state": State.IN_PROGRESS.value, "started_at": now}
     data = {"code": "field_accepted", "person": mine["name"]}
-    return [w.update(uow, current, "accept", actor, None, values=values, now=now, data=data)]
+    return [s.update(current, "accept", None, _started(current, s.now), data)]
 
 
-def arrive(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    incident_id: int,
-    actor: str,
-    person_id: str,
-    location: dict[str, float] | None,
-    now: float,
-) -> list[Change]:
+def arrive(s: Step, person_id: str, location: dict[str, float] | None) -> list[Change]:
     """到场, with the phone's position when the worker allowed it."""
-    current = w.load(uow, incident_id)
-    mine = _mine(uow, incident_id, person_id)
+    current = s.load()
+    mine = _mine(s, person_id)
     if current.state not in WORKING or mine["status"] == "arrived":
         raise _refuse("field_already_arrived", "already arrived", state=current.state)
-    uow.conn.execute(
+    s.uow.conn.execute(
         update(assignments)
         .where(assignments.c.id == mine["id"])
-        .values(status="arrived", arrived_at=now, accepted_at=mine["accepted_at"] or now, location=location)
+        .values(
+            status="arrived", arrived_at=s.now, accepted_at=mine["accepted_at"] or s.now, location=location
+        )
     )
-    values: dict[str, Any] = {}
-    if current.state == State.DISPATCHED.value:
-        values = {"state": State.IN_PROGRESS.value, "started_at": now}
     data = {"code": "field_arrived", "person": mine["name"], "location": location}
-    return [w.update(uow, current, "arrive", actor, None, values=values, now=now, data=data)]
+    return [s.update(current, "arrive", None, _started(current, s.now), data)]
 
 
 def _with_photos(current: Incident, photos: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -250,106 +250,61 @@ def _with_photos(current: Incident, photos: Sequence[dict[str, Any]]) -> dict[st
     return {"evidence": {**current.evidence, "photos": [*known, *photos]}}
 
 
-def note(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    incident_id: int,
-    actor: str,
-    person_id: str | None,
-    text: str | None,
-    photos: Sequence[dict[str, Any]],
-    now: float,
-) -> list[Change]:
+def note(s: Step, person_id: str | None, text: str | None, photos: Sequence[dict[str, Any]]) -> list[Change]:
     """A progress note (跟进记录) from the field, with photos."""
     if not (text and text.strip()) and not photos:
         raise _refuse("field_note_required", "a note or a photo is needed")
-    current = w.load(uow, incident_id)
+    current = s.load()
     if person_id is not None:
-        _mine(uow, incident_id, person_id)
+        _mine(s, person_id)
     data = {"code": "field_progress", "photos": [p["id"] for p in photos]}
-    return [
-        w.update(
-            uow, current, "follow_up", actor, text, values=_with_photos(current, photos), now=now, data=data
-        )
-    ]
+    return [s.update(current, "follow_up", text, _with_photos(current, photos), data)]
 
 
 def resolve(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    incident_id: int,
-    actor: str,
-    person_id: str,
-    result: str,
-    text: str | None,
-    photos: Sequence[dict[str, Any]],
-    now: float,
+    s: Step, person_id: str, result: str, text: str | None, photos: Sequence[dict[str, Any]]
 ) -> list[Change]:
     """办结 from the field: the result, a note and photos; the operator reviews it next."""
     if not (text and text.strip()):
         raise _refuse("field_note_required", "办结 needs a note")
-    current = w.load(uow, incident_id)
-    _mine(uow, incident_id, person_id)
+    current = s.load()
+    _mine(s, person_id)
     if current.state not in WORKING:
         raise _refuse("field_not_working", "not out in the field", state=current.state)
     values = {
         "state": State.RESOLVED.value,
-        "resolved_at": now,
+        "resolved_at": s.now,
         "resolution_note": text,
         "disposition": result,
         **_with_photos(current, photos),
     }
     data = {"code": "field_resolved", "result": result, "photos": [p["id"] for p in photos]}
-    return [w.update(uow, current, "resolve", actor, text, values=values, now=now, data=data)]
+    return [s.update(current, "resolve", text, values, data)]
 
 
-def review(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    ctx: FieldContext,
-    incident_id: int,
-    actor: str,
-    decision: str,
-    reason: str | None,
-    people_by_id: dict[str, Target],
-    now: float,
-) -> list[Change]:
+def review(s: Step, decision: str, reason: str | None) -> list[Change]:
     """审核: close a resolved incident, or return it to the worker with a reason."""
-    current = w.load(uow, incident_id)
+    current = s.load()
     if current.state != State.RESOLVED.value:
         raise _refuse("field_not_resolved", "only a resolved incident is reviewed", state=current.state)
     if decision == "close":
-        return [apply_action(w, uow, ActionRequest(incident_id, "close", actor, reason), now)]
+        return [s.apply("close", reason)]
     if not (reason and reason.strip()):
         raise _refuse("field_note_required", "returning needs a reason")
     values = {"state": State.IN_PROGRESS.value, "resolved_at": None}
-    change = w.update(
-        uow, current, "return", actor, reason, values=values, now=now, data={"code": "field_returned"}
-    )
-    targets = _targets_of(_active(uow, incident_id), people_by_id)
-    return [_notify(w, uow, ctx, change, targets, "returned", now)]
+    change = s.update(current, "return", reason, values, {"code": "field_returned"})
+    return [_notify_sent(s, change, "returned")]
 
 
-def callback(
-    w: IncidentWriter,
-    uow: UnitOfWork,
-    ctx: FieldContext,
-    incident_id: int,
-    actor: str,
-    satisfaction: str,
-    text: str | None,
-    reopen: bool,
-    people_by_id: dict[str, Target],
-    now: float,
-) -> list[Change]:
+def callback(s: Step, satisfaction: str, text: str | None, reopen: bool) -> list[Change]:
     """回访 after closing: 满意 / 基本满意 / 不满意 with a note; 不满意 may reopen it for the field."""
     if satisfaction not in SATISFACTION:
         raise _refuse("field_bad_satisfaction", f"satisfaction must be one of {SATISFACTION}")
-    current = w.load(uow, incident_id)
+    current = s.load()
     if current.state != State.CLOSED.value:
         raise _refuse("field_not_closed", "a callback follows closing", state=current.state)
     previous = list((current.evaluation or {}).get("callbacks", []))
-    entry = {"satisfaction": satisfaction, "note": text, "by": actor, "at": now}
+    entry = {"satisfaction": satisfaction, "note": text, "by": s.actor, "at": s.now}
     evaluation = {"satisfaction": satisfaction, "note": text, "callbacks": [*previous, entry]}
     data = {"code": "field_callback", "satisfaction": satisfaction}
     if satisfaction == "unsatisfied" and reopen:
@@ -359,8 +314,6 @@ def callback(
             "resolved_at": None,
             "evaluation": evaluation,
         }
-        change = w.update(uow, current, "reopen", actor, text, values=values, now=now, data=data)
-        targets = _targets_of(_active(uow, incident_id), people_by_id)
-        return [_notify(w, uow, ctx, change, targets, "reopened", now)]
-    values = {"state": State.EVALUATED.value, "evaluated_at": now, "evaluation": evaluation}
-    return [w.update(uow, current, "evaluate", actor, text, values=values, now=now, data=data)]
+        return [_notify_sent(s, s.update(current, "reopen", text, values, data), "reopened")]
+    values = {"state": State.EVALUATED.value, "evaluated_at": s.now, "evaluation": evaluation}
+    return [s.update(current, "evaluate", text, values, data)]

@@ -12,33 +12,17 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from alarms.kpis import summarise
-from alarms.queries import Scope
-from alarms.storage.schema import assignments, incidents
+from alarms.queries import Scope, kpi_select
+from alarms.storage.schema import assignments
 
 SATISFIED = ("satisfied", "basically_satisfied")
-_COLS = (
-    "id",
-    "state",
-    "created_at",
-    "acknowledged_at",
-    "closed_at",
-    "ack_deadline",
-    "close_deadline",
-    "street_id",
-    "grid_id",
-    "evaluation",
-)
 
 
 def field_rows(
     conn: Connection, scope: Scope, since: float | None, until: float | None
 ) -> list[dict[str, Any]]:
     """Incidents of the period with their people sent (withdrawn ones left out)."""
-    stmt = scope.apply(select(*(incidents.c[n] for n in _COLS)))
-    if since is not None:
-        stmt = stmt.where(incidents.c.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(incidents.c.created_at < until)
+    stmt = kpi_select(scope, since, until, "id", "evaluation")
     rows = {r["id"]: {**r, "people": []} for r in conn.execute(stmt).mappings()}
     if rows:
         sent = conn.execute(

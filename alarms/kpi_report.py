@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from alarms.kpis import summarise
 from alarms.locale import zone
-from alarms.queries import Scope
-from alarms.storage.schema import incidents
+from alarms.queries import Scope, kpi_select
 
 Period = Literal["day", "week", "month"]
 Grouping = Literal["street", "grid", "worker"]
@@ -48,25 +47,10 @@ def window(period: Period, day: date, timezone: str) -> Window:
     return Window(period, first, start(first), start(last))
 
 
-_COLS = (
-    "state",
-    "created_at",
-    "acknowledged_at",
-    "closed_at",
-    "ack_deadline",
-    "close_deadline",
-    "street_id",
-    "grid_id",
-    "assignee",
-    "evaluation",
-)
-
-
 def report_rows(conn: Connection, scope: Scope, w: Window) -> list[dict[str, Any]]:
     """The incidents reported in the window, in scope: a month of a large district is tens of thousands of
     narrow rows, read once through ix_incidents_created."""
-    stmt = scope.apply(select(*(incidents.c[n] for n in _COLS)))
-    stmt = stmt.where(incidents.c.created_at >= w.since, incidents.c.created_at < w.until)
+    stmt = kpi_select(scope, w.since, w.until, "assignee", "evaluation")
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 

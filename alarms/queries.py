@@ -78,31 +78,35 @@ def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]
     return [dict(r) for r in rows.mappings()]
 
 
-def kpi_rows(
-    conn: Connection, scope: Scope, since: float | None, until: float | None
-) -> list[dict[str, Any]]:
-    cols = [
-        incidents.c[n]
-        for n in (
-            "state",
-            "created_at",
-            "acknowledged_at",
-            "closed_at",
-            "ack_deadline",
-            "close_deadline",
-            "street_id",
-            "grid_id",
-            "category",
-            "source_kind",
-            "disposition",
-            "evidence",
-        )
-    ]
-    stmt = scope.apply(select(*cols))
+KPI_COLUMNS = (
+    "state",
+    "created_at",
+    "acknowledged_at",
+    "closed_at",
+    "ack_deadline",
+    "close_deadline",
+    "street_id",
+    "grid_id",
+)
+"""What alarms/kpis.py `summarise` reads of an incident: every KPI read (the page's KPIs, the field KPIs,
+the meeting reports) selects these, plus what it needs of its own."""
+
+
+def kpi_select(scope: Scope, since: float | None, until: float | None, *extra: str) -> Select[Any]:
+    """The incidents in scope reported in [since, until) (open-ended where None), narrow: KPI_COLUMNS and
+    ``extra`` only, so a month of rows is read without the wide columns."""
+    stmt = scope.apply(select(*(incidents.c[n] for n in (*KPI_COLUMNS, *extra))))
     if since is not None:
         stmt = stmt.where(incidents.c.created_at >= since)
     if until is not None:
         stmt = stmt.where(incidents.c.created_at < until)
+    return stmt
+
+
+def kpi_rows(
+    conn: Connection, scope: Scope, since: float | None, until: float | None
+) -> list[dict[str, Any]]:
+    stmt = kpi_select(scope, since, until, "category", "source_kind", "disposition", "evidence")
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 

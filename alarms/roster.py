@@ -63,30 +63,12 @@ def seed(
     """Config seeds the roster at start: rows are upserted, those no longer listed are deactivated (never
     deleted: past assignments name them). A row an admin edited on the page (``edited_at`` set) is the
     page's from then on, so a restart never undoes an admin's change."""
-    untouched_units = units.c.edited_at.is_(None)
-    for u in unit_list:
-        values: dict[str, Any] = {
-            "name": u.name,
-            "kind": u.kind,
-            "phone": u.phone,
-            "grids": list(u.grids),
-            "active": True,
-            "updated_at": now,
-        }
-        if _exists(conn, units, u.id):
-            conn.execute(update(units).where(units.c.id == u.id, untouched_units).values(**values))
-        else:
-            conn.execute(insert(units).values(id=u.id, **values))
-    listed = [u.id for u in unit_list]
-    stale_units = units.c.id.not_in(listed) if listed else units.c.id.is_not(None)
-    conn.execute(
-        update(units)
-        .where(stale_units, untouched_units, units.c.active.is_(True))
-        .values(active=False, updated_at=now)
-    )
-    untouched = people.c.edited_at.is_(None)
-    for p in persons:
-        values = {
+    unit_rows = {
+        u.id: {"name": u.name, "kind": u.kind, "phone": u.phone, "grids": list(u.grids)} for u in unit_list
+    }
+    _upsert_listed(conn, units, unit_rows, now)
+    people_rows = {
+        p.id: {
             "name": p.name,
             "role": p.role,
             "unit_id": p.unit,
@@ -95,17 +77,24 @@ def seed(
             "shifts": [s.model_dump() for s in p.shifts],
             "username": p.username,
             "channels": list(p.channels),
-            "active": True,
-            "updated_at": now,
         }
-        if _exists(conn, people, p.id):
-            conn.execute(update(people).where(people.c.id == p.id, untouched).values(**values))
+        for p in persons
+    }
+    _upsert_listed(conn, people, people_rows, now)
+
+
+def _upsert_listed(conn: Connection, table: Table, rows: dict[str, dict[str, Any]], now: float) -> None:
+    """Upsert the listed rows (active) and deactivate the rest, leaving rows edited on the page alone."""
+    untouched = table.c.edited_at.is_(None)
+    for row_id, fields in rows.items():
+        values = {**fields, "active": True, "updated_at": now}
+        if _exists(conn, table, row_id):
+            conn.execute(update(table).where(table.c.id == row_id, untouched).values(**values))
         else:
-            conn.execute(insert(people).values(id=p.id, **values))
-    ids = [p.id for p in persons]
-    stale = people.c.id.not_in(ids) if ids else people.c.id.is_not(None)
+            conn.execute(insert(table).values(id=row_id, **values))
+    stale = table.c.id.not_in(list(rows)) if rows else table.c.id.is_not(None)
     conn.execute(
-        update(people).where(stale, untouched, people.c.active.is_(True)).values(active=False, updated_at=now)
+        update(table).where(stale, untouched, table.c.active.is_(True)).values(active=False, updated_at=now)
     )
 
 

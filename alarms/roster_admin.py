@@ -4,6 +4,7 @@ config seeding at the next start leaves it as the admin left it (alarms/roster.p
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, insert, select, update
@@ -131,8 +132,16 @@ def deactivate(conn: Connection, kind: Kind, row_id: str, actor: str, now: float
     return True
 
 
-def list_people(conn: Connection, now: float, timezone: str) -> list[dict[str, Any]]:
-    """Everyone, deactivated too (last), with their grids, unit and whether they are on duty now."""
+def _in(grids: Collection[str] | None, row_grids: Iterable[str] | None) -> bool:
+    """Whether a row covers one of ``grids`` (None: every row, for admins and unscoped callers)."""
+    return grids is None or any(g in grids for g in row_grids or ())
+
+
+def list_people(
+    conn: Connection, now: float, timezone: str, grids: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Everyone covering one of ``grids`` (None: everyone), deactivated too (last), with their grids, unit
+    and whether they are on duty now."""
     names = {r[0]: r[1] for r in conn.execute(select(units.c.id, units.c.name))}
     rows = conn.execute(select(people).order_by(people.c.active.desc(), people.c.name, people.c.id))
     return [
@@ -145,29 +154,43 @@ def list_people(conn: Connection, now: float, timezone: str) -> list[dict[str, A
             "edited_by": r["edited_by"],
         }
         for r in rows.mappings()
+        if _in(grids, r["grids"])
     ]
 
 
-def list_units(conn: Connection) -> list[dict[str, Any]]:
+def list_units(conn: Connection, grids: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The units covering one of ``grids`` (None: all), deactivated last."""
     rows = conn.execute(select(units).order_by(units.c.active.desc(), units.c.name, units.c.id)).mappings()
     return [
         {"id": r["id"], **_record(r, UNIT_FIELDS), "edited_at": r["edited_at"], "edited_by": r["edited_by"]}
         for r in rows
+        if _in(grids, r["grids"])
     ]
 
 
 def audit_trail(
-    conn: Connection, kind: Kind | None = None, target_id: str | None = None, limit: int = 200
+    conn: Connection,
+    kind: Kind | None = None,
+    target_id: str | None = None,
+    limit: int = 200,
+    grids: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first, with the fields that changed named."""
-    q = select(roster_audit).order_by(roster_audit.c.id.desc()).limit(limit)
+    """Newest first, with the fields that changed named; with ``grids``, only the edits of rows that covered
+    one of them before or after the edit."""
+    q = select(roster_audit).order_by(roster_audit.c.id.desc())
+    if grids is None:
+        q = q.limit(limit)
     if kind is not None:
         q = q.where(roster_audit.c.kind == kind)
     if target_id is not None:
         q = q.where(roster_audit.c.target_id == target_id)
-    out = []
+    out: list[dict[str, Any]] = []
     for r in conn.execute(q).mappings():
         before, after = r["before"] or {}, r["after"] or {}
+        if not _in(grids, [*(before.get("grids") or ()), *(after.get("grids") or ())]):
+            continue
         changed = sorted(k for k in after if before.get(k) != after.get(k))
         out.append({**dict(r), "changed": changed})
+        if len(out) == limit:
+            break
     return out

@@ -1,6 +1,8 @@
 """Evidence clips over HTTP, never anonymously: with a token or the page's session, scoped like the camera
 (others answer 404), or through a signed link that expires (for a field worker's phone, minted by someone
-who may see the clip). Range requests are served, so the page's player seeks without the whole file.
+who may see the clip). Range requests are served, so the page's player seeks without the whole file —
+from the clips folder, or streamed from the S3 bucket (dashboard/evidence_http.py). A process without
+cameras (the API role) serves the clips the others wrote to the shared storage (`Services.clip_store`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from alarms.engine import IncidentNotFound
 from dashboard.auth import CurrentPrincipal, Principal
+from dashboard.evidence_http import evidence_response, lookup
 from dashboard.responses import media
 from dashboard.schemas import RowId
 from dashboard.services import Services
-from video.clip_recorder import ClipRecorder
-from video.clip_store import CLIP_ID
+from video.clip_store import CLIP_ID, ClipStore
 
 router = APIRouter(prefix="/api")
 
@@ -37,10 +39,18 @@ def services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(services)]
 
 
-def _clips(svc: Services) -> ClipRecorder:
-    if svc.clips is None:
+def _store(svc: Services) -> ClipStore:
+    store = svc.clips.store if svc.clips is not None else svc.clip_store
+    if store is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no clips in this process")
-    return svc.clips
+    return store
+
+
+def _link_key(svc: Services) -> bytes:
+    key = svc.clips.link_key if svc.clips is not None else svc.clip_link_key
+    if key is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no clips in this process")
+    return key
 
 
 def _visible(svc: Services, principal: Principal, clip_id: str) -> bool:
@@ -49,25 +59,24 @@ def _visible(svc: Services, principal: Principal, clip_id: str) -> bool:
     return where is not None and principal.scope.allows(*where)
 
 
-def _file(clips: ClipRecorder, clip_id: str, download: bool) -> FileResponse:
-    path = clips.store.resolve(clip_id)
-    if path is None:
+def _file(request: Request, store: ClipStore, clip_id: str, download: bool) -> Response:
+    found = lookup(lambda: store.find(clip_id))
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such clip")
-    return FileResponse(
-        path,
-        media_type="video/mp4",
-        filename=f"{clip_id.replace('~', '_')}.mp4" if download else None,
-        headers={"cache-control": "private, max-age=3600"},
+    return evidence_response(
+        request, found, "video/mp4", filename=f"{clip_id.replace('~', '_')}.mp4" if download else None
     )
 
 
 @router.get("/clips/{clip_id}", response_class=FileResponse, responses=MP4)
-def get_clip(svc: Svc, principal: CurrentPrincipal, clip_id: str, download: bool = False) -> FileResponse:
+def get_clip(
+    request: Request, svc: Svc, principal: CurrentPrincipal, clip_id: str, download: bool = False
+) -> Response:
     """The clip file; `?download=1` asks the browser to save it."""
-    clips = _clips(svc)
+    store = _store(svc)
     if not _visible(svc, principal, clip_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such clip")
-    return _file(clips, clip_id, download)
+    return _file(request, store, clip_id, download)
 
 
 def _signature(key: bytes, clip_id: str, expires: int) -> str:
@@ -84,24 +93,24 @@ def make_link(
     svc: Svc, principal: CurrentPrincipal, clip_id: str, ttl_s: Annotated[int, Query(ge=60)] = LINK_TTL_S
 ) -> ClipLink:
     """A signed link that expires (at most a week; void when the service restarts: the key is per run)."""
-    clips = _clips(svc)
-    if not _visible(svc, principal, clip_id) or clips.store.resolve(clip_id) is None:
+    store, key = _store(svc), _link_key(svc)
+    if not _visible(svc, principal, clip_id) or lookup(lambda: store.find(clip_id)) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such clip")
     expires = int(time.time()) + min(ttl_s, MAX_LINK_TTL_S)
-    sig = _signature(clips.link_key, clip_id, expires)
+    sig = _signature(key, clip_id, expires)
     return ClipLink(url=f"/api/signed-clips/{clip_id}?expires={expires}&sig={sig}", expires_at=expires)
 
 
 @router.get("/signed-clips/{clip_id}", response_class=FileResponse, responses=MP4)
 def get_signed_clip(
-    svc: Svc, clip_id: str, expires: int = 0, sig: str = "", download: bool = False
-) -> FileResponse:
+    request: Request, svc: Svc, clip_id: str, expires: int = 0, sig: str = "", download: bool = False
+) -> Response:
     """A clip through a link from `POST /api/clips/{clip_id}/link`: the signature is the credential."""
-    clips = _clips(svc)
-    good = hmac.compare_digest(_signature(clips.link_key, clip_id, expires), sig)
+    store, key = _store(svc), _link_key(svc)
+    good = hmac.compare_digest(_signature(key, clip_id, expires), sig)
     if not good or expires < time.time():
         raise HTTPException(status.HTTP_403_FORBIDDEN, "link expired or not valid")
-    return _file(clips, clip_id, download)
+    return _file(request, store, clip_id, download)
 
 
 class IncidentClips(BaseModel):

@@ -1,6 +1,7 @@
 """Exports for the weekly meeting: the searched list as CSV or XLSX, KPI reports by street, grid and worker
 as XLSX, and the same report as a print-friendly page. Every route takes the caller's scope; the XLSX is
-built in a temporary folder (constant memory) that goes once it is sent."""
+built in a temporary folder (constant memory) that goes once it is sent. The names in them are served to
+the pages too (``/api/labels.js``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from alarms.kpi_report import Period, Window, report, report_rows, window
@@ -33,6 +34,7 @@ from dashboard.exports import (
     write_incidents_xlsx,
     write_kpi_xlsx,
 )
+from dashboard.labels import js_module
 from dashboard.responses import media
 from dashboard.search_api import Filters
 from dashboard.services import Services
@@ -41,6 +43,17 @@ from dashboard.ui import SECURITY_HEADERS
 router = APIRouter(prefix="/api", tags=["export"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LangQ = Annotated[Lang, Query(description="language of headers and names")]
+
+
+_LABELS_JS = js_module()
+
+
+@router.get("/labels.js", include_in_schema=False)
+def labels_module() -> Response:
+    """The names of categories, states and verdicts as a module the pages import (static/js/i18n.js): the
+    exports' own, so a list and its export agree. Public like the page scripts: words, no data."""
+    headers = {"cache-control": "no-cache", "x-content-type-options": "nosniff"}
+    return Response(_LABELS_JS, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
 def _names(request: Request) -> dict[str, str]:

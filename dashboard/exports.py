@@ -1,5 +1,6 @@
 """What the exports write: the incident list as CSV and XLSX and KPI reports as XLSX, with headers in the
-reader's language (Chinese by default), names instead of ids and times in ``locale.timezone``.
+reader's language (Chinese by default), names instead of ids (dashboard/labels.py's, the page's own) and
+times in ``locale.timezone``.
 
 Rows arrive from an iterator (alarms/search.py reads a batch at a time) and leave at once: the CSV is
 yielded chunk by chunk; XlsxWriter's constant_memory mode writes each row to a temporary file, so a
@@ -12,40 +13,16 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import xlsxwriter
 
-from alarms.categories import CATEGORIES
 from alarms.incidents import Incident
 from alarms.kpi_report import GROUPINGS, Window
 from alarms.locale import local_time
+from dashboard.labels import CATEGORY_NAMES, DISPOSITIONS, STATES, Lang, pick
 
-Lang = Literal["zh-CN", "en"]
-
-STATES: dict[str, tuple[str, str]] = {
-    "reported": ("待受理", "Reported"),
-    "acknowledged": ("已受理", "Acknowledged"),
-    "dispatched": ("已派遣", "Dispatched"),
-    "in_progress": ("处置中", "In progress"),
-    "resolved": ("已处置", "Resolved"),
-    "closed": ("已办结", "Closed"),
-    "evaluated": ("已评价", "Evaluated"),
-    "cancelled": ("已撤销", "Cancelled"),
-    "merged": ("已合并", "Merged"),
-}
-DISPOSITIONS: dict[str, tuple[str, str]] = {
-    "false_alarm": ("误报", "False alarm"),
-    "test": ("测试", "Test"),
-    "duplicate": ("重复", "Duplicate"),
-    "handled": ("已处理", "Handled"),
-    "other": ("其他", "Other"),
-}
 YES_NO = {True: ("是", "Yes"), False: ("否", "No")}
-
-
-def pick(pair: tuple[str, str], lang: Lang) -> str:
-    return pair[0] if lang == "zh-CN" else pair[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +34,7 @@ class Namer:
     worker: Callable[[str], str] = str
 
     def category(self, name: str) -> str:
-        c = CATEGORIES.get(name)
-        return (c.title_zh if self.lang == "zh-CN" else c.title_en) if c else name
+        return pick(CATEGORY_NAMES[name], self.lang) if name in CATEGORY_NAMES else name
 
     def state(self, name: str) -> str:
         return pick(STATES[name], self.lang) if name in STATES else name

@@ -6,6 +6,7 @@ sent, in the outbox."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -52,34 +53,47 @@ from dashboard.services import Services
 
 router = APIRouter(prefix="/api/field", tags=["field"])
 FieldWorker = Annotated[Principal, Depends(require("field"))]
-Body = Callable[[IncidentWriter, UnitOfWork, float], list[Change]]
 
 
-def _ctx(svc: Services) -> fa.FieldContext:
-    return fa.FieldContext(svc.field, svc.timezone)
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A field write on an incident the caller may see (checked by :func:`_write`)."""
+
+    svc: Services
+    principal: Principal
+    incident_id: int
+
+    async def run(self, act: Callable[[fa.Step], list[Change]]) -> dict[str, Any]:
+        """The change through the engine, in one transaction; refusals answered with a code the page
+        translates."""
+        ctx = fa.FieldContext(self.svc.field, self.svc.timezone)
+
+        def body(w: IncidentWriter, uow: UnitOfWork, now: float) -> list[Change]:
+            return act(fa.Step(w, uow, ctx, self.incident_id, self.principal.name, now))
+
+        try:
+            changes = await run_in_threadpool(self.svc.engine.run_tx, body)
+        except ActionRefused as exc:
+            raise CodedError(409, exc.code, str(exc), **exc.params) from None
+        except InvalidTransition as exc:
+            raise CodedError(
+                409, "invalid_transition", str(exc), action=exc.action, state=exc.state
+            ) from None
+        except BadRequest as exc:
+            raise CodedError(422, "bad_request", str(exc)) from None
+        except IncidentNotFound:
+            raise CodedError(404, "not_found", "no such incident") from None
+        return changes[-1].incident.public(self.svc.clock())
+
+    async def as_worker(self, act: Callable[[fa.Step, str], list[Change]]) -> dict[str, Any]:
+        """The same for the worker signed in on the phone: the person behind the account acts."""
+        return await self.run(lambda s: act(s, _me(s.uow.conn, self.principal).id))
 
 
-async def _run(svc: Services, body: Body) -> dict[str, Any]:
-    """One field change through the engine; refusals answered with a code the page translates."""
-    try:
-        changes = await run_in_threadpool(svc.engine.run_tx, body)
-    except ActionRefused as exc:
-        raise CodedError(409, exc.code, str(exc), **exc.params) from None
-    except InvalidTransition as exc:
-        raise CodedError(409, "invalid_transition", str(exc), action=exc.action, state=exc.state) from None
-    except BadRequest as exc:
-        raise CodedError(422, "bad_request", str(exc)) from None
-    except IncidentNotFound:
-        raise CodedError(404, "not_found", "no such incident") from None
-    return changes[-1].incident.public(svc.clock())
-
-
-def _targets(conn: Connection) -> dict[str, fa.Target]:
-    """Everyone who can be sent, people by id and units by ``unit:<id>``."""
-    out = {p.id: fa.Target("person", p.id, p.name, p.phone, p.channels) for p in roster.load_people(conn)}
-    for entry in roster.roster_units(conn):
-        out[f"unit:{entry['id']}"] = fa.Target("unit", entry["id"], entry["name"], entry["phone"])
-    return out
+def _write(svc: Services, principal: Principal, incident_id: int) -> _Write:
+    """Load and check first: an incident outside the caller's scope answers 404 before anything else."""
+    _visible(svc, principal, incident_id)
+    return _Write(svc, principal, incident_id)
 
 
 def _me(conn: Connection, principal: Principal) -> roster.Person:
@@ -143,10 +157,10 @@ def photo_out(p: dict[str, Any]) -> dict[str, Any]:
 @router.post("/incidents/{incident_id}/dispatch", response_model=IncidentBody)
 async def dispatch(incident_id: RowId, body: DispatchBody, svc: Svc, principal: Operator) -> dict[str, Any]:
     """Send a lead and helpers from the roster (again while out: a reassignment)."""
-    _visible(svc, principal, incident_id)
+    write = _write(svc, principal, incident_id)
 
-    def run(w: IncidentWriter, uow: UnitOfWork, now: float) -> list[Change]:
-        known = _targets(uow.conn)
+    def act(s: fa.Step) -> list[Change]:
+        known = fa.sendable(s.uow.conn)
 
         def pick(ref: Any) -> fa.Target:
             found = known.get(ref.id if ref.kind == "person" else f"unit:{ref.id}")
@@ -154,63 +168,28 @@ async def dispatch(incident_id: RowId, body: DispatchBody, svc: Svc, principal: 
                 raise ActionRefused("field_unknown_person", f"nobody on the roster is {ref.id!r}", id=ref.id)
             return found
 
-        lead, helpers = pick(body.lead), [pick(h) for h in body.helpers]
-        return fa.dispatch(w, uow, _ctx(svc), incident_id, principal.name, lead, helpers, body.note, now)
+        return fa.dispatch(s, fa.Crew(pick(body.lead), tuple(pick(h) for h in body.helpers), body.note))
 
-    return await _run(svc, run)
+    return await write.run(act)
 
 
 @router.post("/incidents/{incident_id}/urge", response_model=IncidentBody)
 async def urge(incident_id: RowId, body: NoteBody, svc: Svc, principal: Supervisor) -> dict[str, Any]:
     """督办: a supervisor urges the people sent, with a note."""
-    _visible(svc, principal, incident_id)
-    return await _run(
-        svc,
-        lambda w, uow, now: fa.urge(
-            w, uow, _ctx(svc), incident_id, principal.name, body.note, _targets(uow.conn), now
-        ),
-    )
+    return await _write(svc, principal, incident_id).run(lambda s: fa.urge(s, body.note))
 
 
 @router.post("/incidents/{incident_id}/review", response_model=IncidentBody)
 async def review(incident_id: RowId, body: ReviewBody, svc: Svc, principal: Operator) -> dict[str, Any]:
     """审核 a resolved incident: close it, or return it to the worker with a reason."""
-    _visible(svc, principal, incident_id)
-    return await _run(
-        svc,
-        lambda w, uow, now: fa.review(
-            w,
-            uow,
-            _ctx(svc),
-            incident_id,
-            principal.name,
-            body.decision,
-            body.reason,
-            _targets(uow.conn),
-            now,
-        ),
-    )
+    return await _write(svc, principal, incident_id).run(lambda s: fa.review(s, body.decision, body.reason))
 
 
 @router.post("/incidents/{incident_id}/callback", response_model=IncidentBody)
 async def callback(incident_id: RowId, body: CallbackBody, svc: Svc, principal: Operator) -> dict[str, Any]:
     """回访 after closing; 不满意 with ``reopen`` sends the incident back to the field."""
-    _visible(svc, principal, incident_id)
-    return await _run(
-        svc,
-        lambda w, uow, now: fa.callback(
-            w,
-            uow,
-            _ctx(svc),
-            incident_id,
-            principal.name,
-            body.satisfaction,
-            body.note,
-            body.reopen,
-            _targets(uow.conn),
-            now,
-        ),
-    )
+    write = _write(svc, principal, incident_id)
+    return await write.run(lambda s: fa.callback(s, body.satisfaction, body.note, body.reopen))
 
 
 # ----- the field worker ----------------------------------------------------------------------------------
@@ -240,15 +219,6 @@ def _word(row: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if row is None else {"action": row["action"], "note": row["note"], "ts": iso(row["ts"])}
 
 
-def _worker_run(
-    svc: Services, principal: Principal, incident_id: int, act: Callable[..., list[Change]]
-) -> Body:
-    def run(w: IncidentWriter, uow: UnitOfWork, now: float) -> list[Change]:
-        return act(w, uow, _me(uow.conn, principal).id, now)
-
-    return run
-
-
 def _photos(svc: Services, incident_id: int, ids: list[int]) -> list[dict[str, Any]]:
     """The photos a note refers to: this incident's, with their links for the webhook."""
     with svc.store.read() as conn:
@@ -262,18 +232,15 @@ def _photos(svc: Services, incident_id: int, ids: list[int]) -> list[dict[str, A
 @router.post("/incidents/{incident_id}/accept", response_model=IncidentBody)
 async def accept(incident_id: RowId, svc: Svc, principal: FieldWorker) -> dict[str, Any]:
     """接单."""
-    _visible(svc, principal, incident_id)
-    act = lambda w, uow, pid, now: fa.accept(w, uow, incident_id, principal.name, pid, now)  # noqa: E731
-    return await _run(svc, _worker_run(svc, principal, incident_id, act))
+    return await _write(svc, principal, incident_id).as_worker(fa.accept)
 
 
 @router.post("/incidents/{incident_id}/arrive", response_model=IncidentBody)
 async def arrive(incident_id: RowId, body: ArriveBody, svc: Svc, principal: FieldWorker) -> dict[str, Any]:
     """到场, with the phone's position when the worker allowed it."""
-    _visible(svc, principal, incident_id)
+    write = _write(svc, principal, incident_id)
     where = body.model_dump() if body.lat is not None and body.lon is not None else None
-    act = lambda w, uow, pid, now: fa.arrive(w, uow, incident_id, principal.name, pid, where, now)  # noqa: E731
-    return await _run(svc, _worker_run(svc, principal, incident_id, act))
+    return await write.as_worker(lambda s, pid: fa.arrive(s, pid, where))
 
 
 @router.post("/incidents/{incident_id}/progress", response_model=IncidentBody)
@@ -281,22 +248,17 @@ async def progress(
     incident_id: RowId, body: ProgressBody, svc: Svc, principal: FieldWorker
 ) -> dict[str, Any]:
     """A progress note with photos."""
-    _visible(svc, principal, incident_id)
+    write = _write(svc, principal, incident_id)
     pics = _photos(svc, incident_id, body.photos)
-    act = lambda w, uow, pid, now: fa.note(w, uow, incident_id, principal.name, pid, body.note, pics, now)  # noqa: E731
-    return await _run(svc, _worker_run(svc, principal, incident_id, act))
+    return await write.as_worker(lambda s, pid: fa.note(s, pid, body.note, pics))
 
 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentBody)
 async def resolve(incident_id: RowId, body: ResolveBody, svc: Svc, principal: FieldWorker) -> dict[str, Any]:
     """办结 with a result, a note and photos."""
-    _visible(svc, principal, incident_id)
+    write = _write(svc, principal, incident_id)
     pics = _photos(svc, incident_id, body.photos)
-
-    def act(w: IncidentWriter, uow: UnitOfWork, pid: str, now: float) -> list[Change]:
-        return fa.resolve(w, uow, incident_id, principal.name, pid, body.result, body.note, pics, now)
-
-    return await _run(svc, _worker_run(svc, principal, incident_id, act))
+    return await write.as_worker(lambda s, pid: fa.resolve(s, pid, body.result, body.note, pics))
 
 
 @router.get("/kpis", response_model=FieldKpis)

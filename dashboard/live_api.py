@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.auth import Admin, CurrentPrincipal, Principal, still_signed_in
 from dashboard.responses import Detections, LiveStatus, WebRtcAnswer, media
-from dashboard.services import Services
+from dashboard.services import Services, VideoView
 from dashboard.webrtc import NoLiveSource, ViewerLimit, WebRtcHub
 
 router = APIRouter(prefix="/api", tags=["live video"])
@@ -90,6 +90,26 @@ def live_status(svc: Svc, _: Admin) -> dict[str, Any]:
     return svc.live_video.status() if svc.live_video is not None else {"enabled": False}
 
 
+@runtime_checkable
+class JpegView(Protocol):
+    """A view whose frames arrive as JPEG already (the API role's relay from a Ray shard): sent on as is."""
+
+    def latest_jpeg(self, camera_id: str, newer_than: int, timeout: float) -> tuple[int, float, bytes] | None:
+        """(seq, captured_at, JPEG) newer than ``newer_than``, waiting up to ``timeout``."""
+        ...
+
+
+def _newest_jpeg(
+    video: VideoView, camera_id: str, newer_than: int, timeout: float
+) -> tuple[int, bytes] | None:
+    """(seq, JPEG) of the newest frame: relayed JPEG as is, or a decoded frame encoded here (thread pool)."""
+    if isinstance(video, JpegView):
+        got = video.latest_jpeg(camera_id, newer_than, timeout)
+        return None if got is None else (got[0], got[2])
+    frame = video.latest_frame(camera_id, newer_than, timeout)
+    return None if frame is None else (frame.seq, _jpeg(frame.image))
+
+
 def _jpeg(image: Any, quality: int = 80) -> bytes:
     import cv2
 
@@ -108,11 +128,10 @@ async def latest_picture(camera_id: str, svc: Svc, principal: CurrentPrincipal) 
     """The camera's newest decoded frame: the last fallback, refreshed by the page."""
     _visible(svc, principal, camera_id)
     assert svc.video is not None
-    frame = svc.video.latest_frame(camera_id, -1, 0.0)
-    if frame is None:
+    got = await run_in_threadpool(_newest_jpeg, svc.video, camera_id, -1, 0.0)
+    if got is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no recent frame from this camera")
-    body = await run_in_threadpool(_jpeg, frame.image)
-    return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store"})
+    return Response(got[1], media_type="image/jpeg", headers={"cache-control": "no-store"})
 
 
 @router.get(
@@ -149,10 +168,9 @@ async def mjpeg(
                     checked = started
                     if not await run_in_threadpool(still_signed_in, request):
                         return
-                frame = await run_in_threadpool(video.latest_frame, camera_id, seq, 1.0)
-                if frame is not None:
-                    seq = frame.seq
-                    body = await run_in_threadpool(_jpeg, frame.image)
+                got = await run_in_threadpool(_newest_jpeg, video, camera_id, seq, 1.0)
+                if got is not None:
+                    seq, body = got
                     head = f"--{BOUNDARY}\r\ncontent-type: image/jpeg\r\ncontent-length: {len(body)}\r\n\r\n"
                     yield head.encode() + body + b"\r\n"
                 await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))

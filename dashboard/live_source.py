@@ -5,6 +5,9 @@ until the camera's next keyframe, which is 3–10 s away on common cameras (and 
 source keeps the packets since the last keyframe and starts each new viewer with them, squashed to "now",
 and it turns MP4 (AVCC) packets into the Annex B that aiortc's H.264 packetiser expects.
 
+In mode ``frames`` there is no URL to open: the source encodes the frames ``frames`` hands it (the API role's
+relay of a Ray shard's camera), once per camera, the same way.
+
 Chromium's WebRTC H.264 decoder stops at the first B-frame (it expects one picture out per picture in), so
 a stream with B-frames is decoded and re-encoded here, once per camera, as baseline H.264 with a keyframe
 every second; every viewer of that camera shares that one encode.
@@ -176,7 +179,10 @@ class PacketSource:
         offset = 0  # files loop: each pass continues the timeline where the last one ended
         while not self._stop.is_set():
             try:
-                if self.transcoding and self._frames is not None:
+                if self._mode == "frames" and self._frames is None:
+                    raise ValueError("live view mode 'frames' needs a frame source")
+                if self._mode == "frames" or (self.transcoding and self._frames is not None):
+                    self.transcoding = True  # frames relayed from elsewhere (a Ray shard): no URL here
                     self._encode_frames()
                     continue
                 offset = self._demux_once(offset)
@@ -249,7 +255,7 @@ class PacketSource:
 
         assert self._frames is not None
         encoder: Any = None
-        seq = -1
+        seq, last_pts = -1, -1
         while not self._stop.is_set():
             frame = self._frames(self.camera_id, seq, 0.5)
             if frame is None:
@@ -258,9 +264,12 @@ class PacketSource:
             if self.epoch is None:
                 self.epoch = frame.captured_at
             image = av.VideoFrame.from_ndarray(frame.image, format="bgr24").reformat(format="yuv420p")
+            if encoder is not None and (encoder.width, encoder.height) != (image.width, image.height):
+                encoder = None  # the camera changed resolution: a new encoder starts with a keyframe
             if encoder is None:
                 encoder = open_encoder(image.width, image.height, 25.0)
-            image.pts = round((frame.captured_at - self.epoch) * 90000)
+            # pts must grow: a relayed frame may carry another node's clock, or the same time twice
+            image.pts = last_pts = max(round((frame.captured_at - self.epoch) * 90000), last_pts + 1)
             image.time_base = TIME_BASE
             for p in encoder.encode(image):
                 self._emit((p.pts, bool(p.is_keyframe), bytes(p)))

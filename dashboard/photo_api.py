@@ -1,14 +1,16 @@
 """Field photos over HTTP: the phone sends the picture as the request body (no multipart parser needed, and
 a slow connection resends one file, not a form); the server checks it by content, keeps its EXIF position
-as data, and serves a clean copy and a thumbnail to whoever may see the incident."""
+as data, and serves a clean copy and a thumbnail to whoever may see the incident, from the evidence
+storage (a folder or S3, dashboard/evidence_http.py)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import insert
 
 from alarms.field_queries import photo
@@ -16,6 +18,7 @@ from alarms.storage.schema import field_photos
 from dashboard.api import Svc, _visible
 from dashboard.auth import CurrentPrincipal
 from dashboard.errors import CodedError
+from dashboard.evidence_http import evidence_response, lookup
 from dashboard.field_api import FieldWorker, photo_out
 from dashboard.field_schemas import Photo
 from dashboard.photos import PhotoRefused, PhotoStore, check
@@ -23,6 +26,7 @@ from dashboard.responses import media
 from dashboard.schemas import RowId
 from dashboard.services import Services
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/field", tags=["field"])
 
 
@@ -65,8 +69,17 @@ async def upload(incident_id: RowId, request: Request, svc: Svc, principal: Fiel
     return await run_in_threadpool(_store, svc, incident_id, principal.name, checked, len(data))
 
 
+def photo_store(svc: Services) -> PhotoStore:
+    """The `photos` area of the process's evidence storage (`Services.photos_dir` with folders)."""
+    return PhotoStore(svc.evidence.area("photos", svc.photos_dir))
+
+
 def _store(svc: Services, incident_id: int, who: str, checked: Any, size: int) -> dict[str, Any]:
-    name, thumb = PhotoStore(svc.photos_dir).save(incident_id, checked)
+    try:
+        name, thumb = photo_store(svc).save(incident_id, checked)
+    except OSError as exc:  # counted by the store; nothing is recorded, the phone may send it again
+        log.error("incident %s: photo from %s not stored: %s", incident_id, who, exc)
+        raise CodedError(503, "storage_unavailable", "the photo could not be stored; send it again") from None
     row = {
         "incident_id": incident_id,
         "uploaded_by": who,
@@ -84,16 +97,17 @@ def _store(svc: Services, incident_id: int, who: str, checked: Any, size: int) -
     return photo_out({**row, "id": new_id})
 
 
-def _file(svc: Services, principal: Any, photo_id: int, thumb: bool) -> FileResponse:
+def _file(request: Request, svc: Services, principal: Any, photo_id: int, thumb: bool) -> Response:
     with svc.store.read() as conn:
         found = photo(conn, photo_id)
     if found is None:
         raise CodedError(404, "not_found", "no such photo")
     _visible(svc, principal, found["incident_id"])
-    path = PhotoStore(svc.photos_dir).path(found["incident_id"], found["thumb" if thumb else "file"])
-    if path is None:
+    store, name = photo_store(svc), found["thumb" if thumb else "file"]
+    obj = lookup(lambda: store.find(found["incident_id"], name))
+    if obj is None:
         raise CodedError(404, "not_found", "no such photo")
-    return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=86400"})
+    return evidence_response(request, obj, "image/jpeg", cache="private, max-age=86400")
 
 
 @router.get(
@@ -101,12 +115,12 @@ def _file(svc: Services, principal: Any, photo_id: int, thumb: bool) -> FileResp
     response_class=FileResponse,
     responses=media("image/jpeg", "The photo, re-encoded without metadata."),
 )
-def get_photo(photo_id: RowId, svc: Svc, principal: CurrentPrincipal) -> FileResponse:
-    return _file(svc, principal, photo_id, thumb=False)
+def get_photo(request: Request, photo_id: RowId, svc: Svc, principal: CurrentPrincipal) -> Response:
+    return _file(request, svc, principal, photo_id, thumb=False)
 
 
 @router.get(
     "/photos/{photo_id}/thumb", response_class=FileResponse, responses=media("image/jpeg", "Thumbnail.")
 )
-def get_thumb(photo_id: RowId, svc: Svc, principal: CurrentPrincipal) -> FileResponse:
-    return _file(svc, principal, photo_id, thumb=True)
+def get_thumb(request: Request, photo_id: RowId, svc: Svc, principal: CurrentPrincipal) -> Response:
+    return _file(request, svc, principal, photo_id, thumb=True)

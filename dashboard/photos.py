@@ -1,13 +1,14 @@
 """Field photos as evidence: checked by content (magic bytes, then a full decode), never by name; the GPS
 position in EXIF kept as data while the served file is re-encoded without any metadata; a thumbnail beside
-it. Files go under the photos folder beside the snapshots, one folder per incident; a refused upload writes
-nothing, so what was saved before stays as it was. HEIC (iPhones' default) is decoded by pillow-heif and
-served as JPEG like the rest."""
+it. Files go to the `photos` area of the evidence storage (the photos folder beside the snapshots, or
+``<prefix>photos/`` in S3), one folder per incident; a refused upload writes nothing, so what was saved
+before stays as it was. HEIC (iPhones' default) is decoded by pillow-heif and served as JPEG like the
+rest."""
 
 from __future__ import annotations
 
 import io
-import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,12 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from video.evidence_store import EvidenceStore, FolderStore, StoredObject
+
 register_heif_opener()  # Image.open reads HEIC/HEIF from here on
 
 THUMB_PX = 320
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
 _JPEG = b"\xff\xd8\xff"
 _PNG = b"\x89PNG\r\n\x1a\n"
 _HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
@@ -133,24 +137,33 @@ def _encode(image: Image.Image) -> bytes:
 
 
 class PhotoStore:
-    """Files under ``<root>/<incident id>/``; names are random, so nothing in a name comes from a user."""
+    """Objects ``<incident id>/<random>.jpg`` (and ``-thumb.jpg``) in the `photos` area of the evidence
+    storage; names are random, so nothing in a name comes from a user."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path | EvidenceStore) -> None:
+        self.store = root if isinstance(root, EvidenceStore) else FolderStore(root, "photos")
 
     def save(self, incident_id: int, checked: Checked) -> tuple[str, str]:
-        folder = self.root / str(incident_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        """Both files whole or not at all (never waits on the network: S3 uploads from the spool);
+        OSError when the storage cannot keep them."""
         stem = uuid.uuid4().hex
         name, thumb = f"{stem}.jpg", f"{stem}-thumb.jpg"
         for filename, blob in ((name, checked.clean), (thumb, checked.thumb)):
-            tmp = folder / f".{filename}.tmp"
-            tmp.write_bytes(blob)
-            os.replace(tmp, folder / filename)  # whole or not at all
+            self.store.put(f"{incident_id}/{filename}", blob)
         return name, thumb
 
-    def path(self, incident_id: int, filename: str) -> Path | None:
-        candidate = self.root / str(incident_id) / filename
-        if "/" in filename or filename.startswith(".") or not candidate.is_file():
+    @staticmethod
+    def _key(incident_id: int, filename: str) -> str | None:
+        if "/" in filename or filename.startswith(".") or not _NAME.match(filename):
             return None
-        return candidate
+        return f"{incident_id}/{filename}"
+
+    def find(self, incident_id: int, filename: str) -> StoredObject | None:
+        """The photo (a name from the database), or None; EvidenceUnavailable when the store cannot answer."""
+        key = self._key(incident_id, filename)
+        return None if key is None else self.store.find(key)
+
+    def path(self, incident_id: int, filename: str) -> Path | None:
+        """The photo as a local file, where it is one (folder storage; S3 until uploaded)."""
+        key = self._key(incident_id, filename)
+        return None if key is None else self.store.local_file(key)

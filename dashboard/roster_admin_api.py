@@ -1,6 +1,7 @@
 """The roster as admins edit it on the page (issue 15): people and units with their grids, duty shifts and
-on-duty state for operators and up; create, update and deactivate for admins only, each change in the audit
-trail. A row edited here is the page's from then on: config seeding at start no longer overwrites it."""
+on-duty state for operators and up, each seeing those who cover the grids of their scope (admins all);
+create, update and deactivate for admins only, each change in the audit trail. A row edited here is the
+page's from then on: config seeding at start no longer overwrites it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alarms import roster_admin as ra
 from alarms.field_config import ID_PATTERN, PersonFields, UnitFields
 from alarms.timefmt import iso
 from dashboard.api import Svc
-from dashboard.auth import Admin, Operator
+from dashboard.auth import Admin, Operator, Principal
 from dashboard.errors import CodedError
 
 router = APIRouter(prefix="/api/roster", tags=["roster"])
@@ -97,6 +98,15 @@ def _check_grids(svc: Svc, grids: list[str]) -> None:
         raise CodedError(422, "roster_unknown_grid", "no such grid", grid=unknown[0])
 
 
+def _grids_seen(svc: Svc, principal: Principal) -> frozenset[str] | None:
+    """The grids whose people and units the caller sees: admins and unscoped callers all (None), others
+    those in their streets or grids, like the incidents they see."""
+    scope = principal.scope
+    if principal.at_least("admin") or (scope.streets is None and scope.grids is None):
+        return None
+    return frozenset(g.id for g in svc.engine.directory.grids.values() if scope.allows(g.street, g.id))
+
+
 def _refused(exc: ra.RosterRefused) -> CodedError:
     return CodedError(422, exc.code, str(exc), **exc.params)
 
@@ -106,10 +116,11 @@ def _stamped(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/people", response_model=PeopleList)
-def get_people(svc: Svc, _: Operator) -> dict[str, Any]:
-    """Everyone on the roster (deactivated last) with their grids and whether they are on duty now."""
+def get_people(svc: Svc, principal: Operator) -> dict[str, Any]:
+    """Everyone on the roster in the caller's scope (deactivated last) with their grids and whether they
+    are on duty now."""
     with svc.store.read() as conn:
-        rows = ra.list_people(conn, svc.clock(), svc.timezone)
+        rows = ra.list_people(conn, svc.clock(), svc.timezone, _grids_seen(svc, principal))
     return {"items": [_stamped(r) for r in rows]}
 
 
@@ -133,9 +144,10 @@ def deactivate_person(person_id: RowKey, svc: Svc, principal: Admin) -> dict[str
 
 
 @router.get("/units", response_model=UnitList)
-def get_units(svc: Svc, _: Operator) -> dict[str, Any]:
+def get_units(svc: Svc, principal: Operator) -> dict[str, Any]:
+    """The units covering a grid in the caller's scope (deactivated last)."""
     with svc.store.read() as conn:
-        rows = ra.list_units(conn)
+        rows = ra.list_units(conn, _grids_seen(svc, principal))
     return {"items": [_stamped(r) for r in rows]}
 
 
@@ -165,12 +177,13 @@ def _deactivate(svc: Svc, kind: ra.Kind, row_id: str, actor: str) -> dict[str, A
 @router.get("/audit", response_model=AuditList)
 def get_audit(
     svc: Svc,
-    _: Operator,
+    principal: Operator,
     kind: Literal["person", "unit"] | None = None,
     target: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    """Page edits of the roster, newest first: who, when, and the row before and after."""
+    """Page edits of the roster in the caller's scope, newest first: who, when, and the row before and
+    after."""
     with svc.store.read() as conn:
-        rows = ra.audit_trail(conn, kind, target, limit)
+        rows = ra.audit_trail(conn, kind, target, limit, _grids_seen(svc, principal))
     return {"items": [{**r, "ts": iso(r["ts"])} for r in rows]}

@@ -1,5 +1,6 @@
 """Camera health and evidence snapshots, scoped like incidents: a street- or grid-scoped token sees only
-its own cameras and their pictures (others answer 404, so their existence is not confirmed)."""
+its own cameras and their pictures (others answer 404, so their existence is not confirmed). Pictures come
+from the evidence storage (`Services.snapshots`: the snapshots folder or the S3 bucket)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from alarms.engine import IncidentNotFound
 from dashboard.auth import CurrentPrincipal, Principal
+from dashboard.evidence_http import evidence_response, lookup
 from dashboard.responses import media
 from dashboard.schemas import RowId
 from dashboard.services import Services, VideoView
@@ -33,12 +35,16 @@ def _video(svc: Services) -> VideoView:
     return svc.video
 
 
-def _jpeg(video: VideoView, principal: Principal, camera_id: str, filename: str) -> FileResponse:
-    where = video.camera_scope(camera_id)
-    path = video.snapshot_path(camera_id, filename) if where and principal.scope.allows(*where) else None
-    if path is None:
+def _jpeg(
+    request: Request, svc: Services, principal: Principal, camera_id: str, filename: str
+) -> Response:
+    """Blocking (the store may be S3): route functions call it in the threadpool."""
+    where = _video(svc).camera_scope(camera_id)
+    store = svc.snapshots if where and principal.scope.allows(*where) else None
+    found = lookup(lambda: store.find(camera_id, filename)) if store is not None else None
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such snapshot")
-    return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})
+    return evidence_response(request, found, "image/jpeg")
 
 
 class CameraList(BaseModel):
@@ -59,14 +65,16 @@ JPEG = media("image/jpeg", "The JPEG evidence picture (private, cacheable for an
 
 
 @router.get("/snapshots/{camera_id}/{filename}", response_class=FileResponse, responses=JPEG)
-def get_snapshot(camera_id: str, filename: str, svc: Svc, principal: CurrentPrincipal) -> FileResponse:
-    return _jpeg(_video(svc), principal, camera_id, filename)
+def get_snapshot(
+    request: Request, camera_id: str, filename: str, svc: Svc, principal: CurrentPrincipal
+) -> Response:
+    return _jpeg(request, svc, principal, camera_id, filename)
 
 
 @router.get("/incidents/{incident_id}/snapshot", response_class=FileResponse, responses=JPEG)
 async def get_incident_snapshot(
-    incident_id: RowId, svc: Svc, principal: CurrentPrincipal, level: str | None = None
-) -> FileResponse:
+    request: Request, incident_id: RowId, svc: Svc, principal: CurrentPrincipal, level: str | None = None
+) -> Response:
     """The incident's latest evidence picture, or the one of a level (`?level=suspected|confirmed`)."""
     try:
         inc = await run_in_threadpool(svc.engine.get, incident_id)
@@ -78,4 +86,4 @@ async def get_incident_snapshot(
     if not isinstance(name, str) or "/" not in name:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no snapshot for this incident")
     camera_id, _, filename = name.partition("/")
-    return _jpeg(_video(svc), principal, camera_id, filename)
+    return await run_in_threadpool(_jpeg, request, svc, principal, camera_id, filename)

@@ -1,11 +1,14 @@
-"""Who has an incident open right now (in this API process): fed by the operator page's heartbeat, kept in
-memory only, so two operators see each other before they both type a dispatch."""
+"""Who has an incident open right now: fed by the operator page's heartbeat, kept in memory only, so two
+operators see each other before they both type a dispatch. Behind several API processes (`--role api`) each
+beat is shared over the live relay (jetstream/push_relay.py), so operators on different replicas see each
+other too."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +51,26 @@ class ViewerRegistry:
     def viewers(self, incident_id: int) -> list[Viewer]:
         self._prune(incident_id)
         return sorted(self._seen.get(incident_id, {}), key=lambda v: v.name)
+
+
+class Hub(Protocol):
+    def publish(self, event: dict[str, Any]) -> None: ...
+
+
+def viewer_list(reg: ViewerRegistry, incident_id: int) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "viewers": [{"name": v.name, "display_name": v.display_name} for v in reg.viewers(incident_id)],
+    }
+
+
+def apply_beat(reg: ViewerRegistry, hub: Hub, beat: dict[str, Any]) -> dict[str, Any]:
+    """One heartbeat or goodbye (`open` false), from this process's page or another API process's: when the
+    list changed, the pages with the incident in scope hear the new one (event `viewers`)."""
+    incident_id = int(beat["incident_id"])
+    me = Viewer(str(beat["name"]), beat.get("display_name"))
+    changed = reg.beat(incident_id, me) if beat.get("open", True) else reg.leave(incident_id, me)
+    out = viewer_list(reg, incident_id)
+    if changed:
+        hub.publish({"type": "viewers", "place": beat.get("place") or {}, **out})
+    return out

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from dashboard.api import Svc, _visible
 from dashboard.auth import CurrentPrincipal
 from dashboard.schemas import RowId
-from dashboard.viewers import Viewer, ViewerRegistry
+from dashboard.viewers import ViewerRegistry, apply_beat
 
 router = APIRouter(prefix="/api")
 
@@ -33,10 +33,7 @@ class ViewerList(BaseModel):
 
 
 def registry(request: Request) -> ViewerRegistry:
-    reg = getattr(request.app.state, "viewers", None)
-    if reg is None:
-        reg = request.app.state.viewers = ViewerRegistry()
-    return reg
+    return request.app.state.services.viewers
 
 
 Registry = Annotated[ViewerRegistry, Depends(registry)]
@@ -60,14 +57,14 @@ async def viewing(
 ) -> dict[str, Any]:
     """Heartbeat (open) or goodbye (open: false); answers who has the incident open now."""
     inc = _visible(svc, principal, incident_id)
-    me = Viewer(principal.name, _display_name(request, principal.name))
-    changed = reg.beat(incident_id, me) if body.open else reg.leave(incident_id, me)
-    out = {
+    beat = {
         "incident_id": incident_id,
-        "viewers": [{"name": v.name, "display_name": v.display_name} for v in reg.viewers(incident_id)],
+        "name": principal.name,
+        "display_name": _display_name(request, principal.name),
+        "open": body.open,
+        "place": {"street_id": inc.street_id, "grid_id": inc.grid_id},
     }
-    if changed:
-        svc.hub.publish(
-            {"type": "viewers", "place": {"street_id": inc.street_id, "grid_id": inc.grid_id}, **out}
-        )
+    out = apply_beat(reg, svc.hub, beat)
+    if svc.share_presence is not None:  # the other API processes' operators see this one too
+        svc.share_presence(beat)
     return out

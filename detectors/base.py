@@ -43,6 +43,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "classical_fire": "detectors.classical_fire",
     "density": "detectors.density",
     "crowd_fusion": "detectors.crowd_fusion",
+    "tiled": "detectors.tiled_boxes",
     "fire_fusion": "detectors.fire_fusion",
 }
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from detectors.model_fit import WeightsError
 from detectors.types import Detections
 
 COCO_CLASSES: tuple[str, ...] = (
@@ -105,7 +106,7 @@ class ClassMapper:
             mapping = {name: name for name in self.model_names}
         unknown = sorted(set(mapping) - set(self.model_names))
         if unknown:
-            raise ValueError(f"classes {unknown} are not among the model's classes {list(self.model_names)}")
+            raise WeightsError("weights_unknown_class", unknown=unknown, names=list(self.model_names))
         ours: list[str] = []
         for target in mapping.values():
             if target not in ours:

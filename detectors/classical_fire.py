@@ -9,10 +9,10 @@ colour rule), so every decision also needs temporal evidence from a short per-ca
   threshold is not flicker), which flames do and rigid objects passing by rarely do; a region that keeps
   its shape from frame to frame once its motion is taken out (`fire_rigid_max`: a lamp blinking on a moving
   car, a screen) is dropped; growth of the total flame area adds to the score;
-- smoke: low-saturation, fairly bright, low-texture pixels that stay smoke-coloured over most of the history
-  while changing gently (small temporal spread, no large jumps: semi-transparent drift, not a rigid grey
-  object walking past). Evidence accumulates per pixel, so a region must persist for a while. Smoke is not
-  looked for in monochrome frames (IR night mode, old footage): without colour, everything is grey.
+- smoke (`detectors.smoke_plumes`): low-saturation, low-texture pixels, not black, that stay smoke-coloured
+  over most of the history while changing gently (semi-transparent drift, not a rigid grey object walking
+  past); evidence accumulates per pixel, and a region alarms only if it grows over seconds from where it
+  was, or is large and grey rather than white (steam, clouds). Not looked for in monochrome frames.
 
 Frames are downscaled to `work_width` first (~2 ms per frame at 320 px). Scores are heuristic confidences
 in 0–1 meant for thresholds in the rules layer, not calibrated probabilities.
@@ -31,6 +31,9 @@ import numpy as np
 
 from detectors.base import register
 from detectors.config import ClassicalFireConfig
+from detectors.smoke_plumes import SmokeHistory, SmokeThresholds, find_smoke
+from detectors.smoke_plumes import keep as keep_smoke
+from detectors.smoke_plumes import smoke_colour as smoke_colour_mask
 from detectors.types import DetectionResult, Detections
 from ingest.types import Frame
 
@@ -51,16 +54,6 @@ class Thresholds:
     fire_coherence_max: float
     fire_rigid_max: float
     min_fire_area: float
-    smoke_sat_max: int
-    smoke_value_min: int
-    smoke_texture_max: float
-    smoke_std: tuple[float, float]
-    smoke_jump_max: float
-    smoke_persistence: float
-    smoke_evidence: float
-    smoke_motion: float
-    min_smoke_area: float
-    colourful_min: float
 
     @classmethod
     def from_config(cls, config: ClassicalFireConfig) -> Thresholds:
@@ -75,16 +68,6 @@ class Thresholds:
             fire_coherence_max=0.95,
             fire_rigid_max=config.fire_rigid_max,
             min_fire_area=config.min_fire_area,
-            smoke_sat_max=round(18 + 14 * s),
-            smoke_value_min=round(130 - 30 * s),
-            smoke_texture_max=6.0,
-            smoke_std=(2.0, 14.0),
-            smoke_jump_max=18 + 8 * s,
-            smoke_persistence=0.75,
-            smoke_evidence=0.6 - 0.2 * s,
-            smoke_motion=config.smoke_motion,
-            min_smoke_area=config.min_smoke_area,
-            colourful_min=0.02,
         )
 
 
@@ -102,9 +85,8 @@ class _CameraHistory:
     shape: tuple[int, ...]
     grey: deque[np.ndarray]
     fire: deque[np.ndarray]
-    smoke_colour: deque[np.ndarray]
     fire_area: deque[float]
-    smoke_evidence: np.ndarray
+    smoke: SmokeHistory
     sampled_at: float | None = None
 
 
@@ -170,6 +152,7 @@ class ClassicalFireDetector:
         self.config = config or ClassicalFireConfig()
         self.name = self.config.label
         self.thresholds = Thresholds.from_config(self.config)
+        self.smoke_thresholds = SmokeThresholds.from_config(self.config)
         self._cameras: dict[str, _CameraHistory] = {}
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
@@ -181,9 +164,8 @@ class ClassicalFireDetector:
                 shape=shape,
                 grey=deque(maxlen=n),
                 fire=deque(maxlen=n),
-                smoke_colour=deque(maxlen=n),
                 fire_area=deque(maxlen=n),
-                smoke_evidence=np.zeros(shape[:2], np.float32),
+                smoke=SmokeHistory(deque(maxlen=n), np.zeros(shape[:2], np.float32)),
             )
             self._cameras[camera_id] = history
         return history
@@ -234,50 +216,6 @@ class ClassicalFireDetector:
             boxes.append(((x, y, x + w, y + h), min(1.0, score)))
         return boxes
 
-    # -- smoke --------------------------------------------------------------------------------------------
-
-    def _smoke_colour(self, small: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray, float]:
-        """Grey, fairly bright, low-texture pixels; and how colourful the frame is (0 for monochrome)."""
-        t = self.thresholds
-        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-        sat, val = hsv[..., 1], hsv[..., 2]
-        colourful = float(np.count_nonzero((sat > 50) & (val > 80))) / sat.size
-        texture = cv2.blur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (5, 5))
-        colour = (
-            (sat < t.smoke_sat_max)
-            & (val > t.smoke_value_min)
-            & (val < 245)
-            & (texture < t.smoke_texture_max)
-        )
-        return colour, colourful
-
-    def _smoke(
-        self, history: _CameraHistory, grey: np.ndarray, colour: np.ndarray, colourful: float
-    ) -> tuple[list[tuple[tuple[int, ...], float]], np.ndarray]:
-        """Smoke boxes and the camera's updated evidence map (kept only if this frame is sampled)."""
-        t = self.thresholds
-        if colourful < t.colourful_min or len(history.grey) < 2:
-            return [], history.smoke_evidence * 0.5
-        stack = np.stack([*history.grey, grey])
-        spread = stack.std(axis=0)
-        jump = np.abs(np.diff(stack, axis=0)).max(axis=0)
-        persistent = np.stack([*history.smoke_colour, colour]).mean(axis=0) >= t.smoke_persistence
-        drifting = colour & persistent & (spread > t.smoke_std[0]) & (spread < t.smoke_std[1])
-        drifting &= jump < t.smoke_jump_max
-        evidence = history.smoke_evidence * 0.7 + 0.3 * drifting
-        candidate = cv2.morphologyEx(
-            (evidence > t.smoke_evidence).astype(np.uint8), cv2.MORPH_CLOSE, self._kernel
-        )
-        min_pixels = max(16, int(t.min_smoke_area * grey.size))
-        boxes: list[tuple[tuple[int, ...], float]] = []
-        for region, (x, y, w, h) in _regions(candidate > 0, min_pixels):
-            if float(drifting[region].mean()) < t.smoke_motion:
-                continue
-            size_term = min(1.0, region.mean() / (5 * t.min_smoke_area))
-            score = 0.4 + 0.3 * float(evidence[region].mean()) + 0.3 * size_term
-            boxes.append(((x, y, x + w, y + h), min(1.0, score)))
-        return boxes, evidence
-
     # -- per frame ----------------------------------------------------------------------------------------
 
     def detect_one(self, frame: Frame) -> Detections:
@@ -293,10 +231,19 @@ class ClassicalFireDetector:
         fire_colour = fire_colour_mask(small, self.thresholds) if self.config.fire else None
         if fire_colour is not None and len(history.fire) >= 2:
             found += [(box, score, FIRE) for box, score in self._fire(history, fire_colour, grey)]
-        smoke_colour, evidence = None, history.smoke_evidence
+        smoke_colour, evidence, candidate = None, history.smoke.evidence, None
         if self.config.smoke:
-            smoke_colour, colourful = self._smoke_colour(small, grey)
-            boxes, evidence = self._smoke(history, grey, smoke_colour, colourful)
+            smoke_colour, colourful = smoke_colour_mask(small, grey, self.smoke_thresholds)
+            stack = np.stack([*history.grey, grey])
+            boxes, evidence, candidate = find_smoke(
+                history.smoke,
+                stack,
+                smoke_colour,
+                colourful,
+                frame.captured_at,
+                self.smoke_thresholds,
+                self._kernel,
+            )
             found += [(box, score, SMOKE) for box, score in boxes]
 
         last = history.sampled_at
@@ -307,8 +254,14 @@ class ClassicalFireDetector:
                 history.fire.append(fire_colour)
                 history.fire_area.append(float(fire_colour.mean()))
             if smoke_colour is not None:
-                history.smoke_colour.append(smoke_colour)
-                history.smoke_evidence = evidence
+                keep_smoke(
+                    history.smoke,
+                    smoke_colour,
+                    evidence,
+                    candidate,
+                    frame.captured_at,
+                    self.smoke_thresholds.growth_window_s,
+                )
 
         if not found:
             return Detections.empty(CLASS_NAMES)

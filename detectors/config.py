@@ -82,7 +82,9 @@ class OnnxConfig(_ModelFile):
     """A YOLOX or YOLOv8/ultralytics ONNX export run directly, with our own pre/post-processing."""
 
     kind: Literal["onnx"] = "onnx"
-    arch: Literal["auto", "yolox", "yolov8"] = "auto"
+    arch: Literal["auto", "yolox", "yolov5", "yolov8"] = Field(
+        "auto", description="yolov5: decoded [B, N, 5+classes] output (YOLOv5/v7), told from YOLOX by N"
+    )
     input_size: tuple[int, int] | None = Field(
         None,
         description="(height, width); None = the model's own. A different size, e.g. (384, 640) for 16:9 "
@@ -161,6 +163,28 @@ class ClassicalFireConfig(Strict):
         "(flames on our clips: median 0.3–0.4, 90th percentile ≤ 0.56); 1 = off",
     )
     smoke_motion: float = Field(0.02, ge=0, le=1, description="fraction of a smoke region that must change")
+    smoke_value_min: int = Field(
+        50, ge=0, le=255, description="darkest smoke pixel (HSV value): a grey plume over a dark room counts"
+    )
+    smoke_growth: float = Field(
+        1.6,
+        ge=1,
+        description="a smoke region must reach this × the largest area it had `smoke_growth_window_s` or "
+        "more ago, unless it is large and grey (docs/ACCURACY.md: chosen on eval/fire_tuning.yaml)",
+    )
+    smoke_growth_window_s: float = Field(3.0, gt=0, le=15, description="growth is judged over this many s")
+    smoke_contained: float = Field(
+        0.6, ge=0, le=1, description="share of the older region that must lie inside the grown one"
+    )
+    smoke_large_area: float = Field(
+        0.03,
+        gt=0,
+        le=1,
+        description="a grey (not white) smoke region this big (frame fraction) needs no growth",
+    )
+    smoke_white_max: float = Field(
+        200, ge=0, le=255, description="mean grey level from which a region counts as white (steam, cloud)"
+    )
 
     @property
     def label(self) -> str:
@@ -195,9 +219,14 @@ class FireFusionConfig(Strict):
 
 
 class DensityConfig(_ModelFile):
-    """MCNN crowd density (ShanghaiTech weights as HDF5): a head count where boxes fail."""
+    """Crowd density (MCNN weights as HDF5, or CSRNet as a NumPy .npz): a head count where boxes fail."""
 
     kind: Literal["density"] = "density"
+    arch: Literal["auto", "mcnn", "csrnet"] = Field(
+        "auto",
+        description="auto: .npz files are CSRNet (detectors.density_csrnet), anything else MCNN; CSRNet "
+        "counts dense crowds better but costs ~12–15× MCNN per frame (docs/ACCURACY.md, crowd counting)",
+    )
     input_scale: float = Field(
         1.0,
         gt=0,
@@ -209,13 +238,63 @@ class DensityConfig(_ModelFile):
     map_width: int = Field(64, ge=8, le=512, description="width of the density map returned in extra")
 
 
+class TiledBoxesConfig(Strict):
+    """A person-box model run on overlapping tiles of the frame (and on the whole frame), merged across
+    tiles by NMS (`detectors.tiled_boxes`): small, far people get the model's full input resolution."""
+
+    kind: Literal["tiled"] = "tiled"
+    name: str | None = None
+    boxes: Annotated[OnnxConfig | UltralyticsConfig, Field(discriminator="kind")]
+    grid: tuple[int, int] = Field((2, 2), description="(rows, columns) of tiles over the tiled region")
+    overlap: float = Field(0.2, ge=0, lt=0.5, description="fraction of a tile shared with its neighbour")
+    region: tuple[float, float] = Field(
+        (0.0, 1.0),
+        description="top and bottom of the tiled band, fractions of the frame height: perspective — tile "
+        "only the far part where people are small, e.g. (0, 0.6) for a street seen from above",
+    )
+    full_frame: bool = Field(True, description="also run the whole frame, for people larger than a tile")
+    merge_iou: float = Field(0.5, gt=0, le=1, description="boxes overlapping more (IoU) are one person")
+    merge_ios: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="… or when this share of the smaller box lies inside the larger (a person cut by a "
+        "tile edge, seen whole in the next tile or the full frame)",
+    )
+    cut_covered: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="a box cut by a tile edge is kept only if less than this share of it is covered by "
+        "boxes already kept (else it is a piece of someone already counted)",
+    )
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not all(1 <= side <= 8 for side in value):
+            raise ValueError(f"grid {value} must be 1–8 rows and 1–8 columns")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1] <= 1:
+            raise ValueError(f"region {value} must be top, bottom with 0 <= top < bottom <= 1")
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.name or f"tiled:{self.boxes.label}"
+
+
 class CrowdFusionConfig(Strict):
     """Person boxes for sparse scenes, the density map for dense ones, chosen per zone
     (`detectors.crowd_fusion`). The switch is the density model's people per megapixel of a zone."""
 
     kind: Literal["crowd_fusion"] = "crowd_fusion"
     name: str | None = None
-    boxes: Annotated[OnnxConfig | UltralyticsConfig, Field(discriminator="kind")]
+    boxes: Annotated[OnnxConfig | UltralyticsConfig | TiledBoxesConfig, Field(discriminator="kind")]
     density: DensityConfig
     dense_per_mpx: float = Field(
         250,
@@ -261,6 +340,7 @@ DetectorConfig = Annotated[
     | ClassicalFireConfig
     | FireFusionConfig
     | DensityConfig
+    | TiledBoxesConfig
     | CrowdFusionConfig,
     Field(discriminator="kind"),
 ]

@@ -1,4 +1,5 @@
-"""MCNN crowd density (Zhang et al. 2016) from the svishwa/crowdcount-mcnn HDF5 weights, without torch.
+"""MCNN crowd density (Zhang et al. 2016) from the svishwa/crowdcount-mcnn HDF5 weights, without torch
+(CSRNet, for packed heads, from `detectors.density_csrnet`; the detector runs either).
 
 The network is small and fixed: three columns (9/7/5-pixel first kernels, each conv followed by ReLU, two
 2×2 max-pools) concatenated and fused by a 1×1 conv (+ReLU) into a density map at 1/4 resolution whose sum
@@ -19,6 +20,7 @@ import numpy as np
 
 from detectors.base import register
 from detectors.config import DensityConfig
+from detectors.density_csrnet import csrnet_onnx, load_csrnet_weights, rgb_input
 from detectors.inference_session import Session, open_session
 from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
@@ -128,6 +130,13 @@ def shrink_density(density: np.ndarray, width: int) -> np.ndarray:
     return (small * (float(density.sum()) / total) if total > 0 else small).astype(np.float32)
 
 
+def density_arch(config: DensityConfig) -> str:
+    """The network a weights file holds: as configured, or by its suffix (.npz: CSRNet, else MCNN)."""
+    if config.arch != "auto":
+        return config.arch
+    return "csrnet" if config.model.suffix.lower() == ".npz" else "mcnn"
+
+
 @register("density")
 class DensityDetector:
     """Crowd count and density map per frame; no boxes. `extras.count` and `extras.density`."""
@@ -139,16 +148,24 @@ class DensityDetector:
             raise FileNotFoundError(f"density detector: weights file {config.model} not found")
         self.config = config
         self.name = config.label
-        self._session: Session | None = open_session(
-            mcnn_onnx(load_mcnn_weights(config.model)), threads=config.threads
-        )
+        self.arch = density_arch(config)
+        if self.arch == "csrnet":
+            graph = csrnet_onnx(load_csrnet_weights(config.model))
+        else:
+            graph = mcnn_onnx(load_mcnn_weights(config.model))
+        self._session: Session | None = open_session(graph, threads=config.threads)
+
+    def _input(self, image: np.ndarray) -> np.ndarray:
+        """One frame as the model takes it: [3, H, W] RGB for CSRNet, [1, H, W] grey for MCNN."""
+        if self.arch == "csrnet":
+            return rgb_input(image, self.config.input_scale)
+        return grey_input(image, self.config.input_scale)[None]
 
     def estimate(self, image: np.ndarray) -> np.ndarray:
-        """Full-resolution-ish density map (1/4 of the scaled input) for one BGR or grey image."""
+        """Density map (1/4 of the scaled input for MCNN, 1/8 for CSRNet) for one BGR or grey image."""
         if self._session is None:
             raise RuntimeError(f"{self.name} is closed")
-        grey = grey_input(image, self.config.input_scale)
-        return self._session.run(grey[None, None])[0][0, 0]
+        return self._session.run(self._input(image)[None])[0][0, 0]
 
     def detect(self, frames: Sequence[Frame]) -> list[DetectionResult]:
         """Frames of the same size share one call; the map's sum is the count."""
@@ -160,7 +177,7 @@ class DensityDetector:
             if self._session is None:
                 raise RuntimeError(f"{self.name} is closed")
             start = time.perf_counter()
-            batch = np.stack([grey_input(frames[i].image, self.config.input_scale) for i in indices])[:, None]
+            batch = np.stack([self._input(frames[i].image) for i in indices])
             maps = self._session.run(batch)[0][:, 0]
             elapsed_ms = (time.perf_counter() - start) * 1000
             for i, density in zip(indices, maps, strict=True):

@@ -32,6 +32,9 @@ class OnnxRuntimeSession:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # A failing run reaches us as an exception, logged once with the detector's name; onnxruntime's own
+        # log line would be a second copy without context (and a red one for an expected probe failure).
+        options.log_severity_level = 4
         # Spinning worker threads burn a core between calls; on a small box that core decodes video.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(

@@ -22,8 +22,18 @@ from detectors.boxes import LetterboxTransform, letterbox, nms
 from detectors.classes import COCO_CLASSES, ClassMapper
 from detectors.config import OnnxConfig
 from detectors.inference_session import Session, open_session
+from detectors.model_fit import MissingWeights, WeightsError, check_class_count
 from detectors.onnx_graph import dequantize_dynamic_int8, make_input_dynamic, yolov8_raw_head
 from detectors.types import DetectionExtras, DetectionResult, Detections
+from detectors.yolo_decoders import (
+    Candidates,
+    DecodedDecoder,
+    Decoder,
+    Yolov8Decoder,
+    Yolov8RawDecoder,
+    YoloxDecoder,
+    grid_cells,
+)
 from ingest.types import Frame
 
 if TYPE_CHECKING:
@@ -31,13 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Arch = Literal["yolox", "yolov8"]
-_STRIDES = (8, 16, 32)
+Arch = Literal["yolox", "yolov5", "yolov8"]
 _MAX_CANDIDATES = 3000
-
-
-def _logit(p: float) -> float:
-    return float(np.log(p / (1.0 - p))) if p < 1.0 else float("inf")
+_Yolov8Decoder, _Yolov8RawDecoder = Yolov8Decoder, Yolov8RawDecoder  # their names before yolo_decoders.py
 
 
 def _static_dims(value_info: onnx.ValueInfoProto) -> tuple[int | None, ...]:
@@ -60,114 +66,53 @@ def names_from_metadata(model: onnx.ModelProto) -> tuple[str, ...] | None:
     return None
 
 
-def detect_arch(model: onnx.ModelProto, num_classes: int) -> Arch:
-    """YOLOv8 if the graph has an ultralytics Detect head or a [B, 4+nc, N] output; YOLOX if [B, N, 5+nc]."""
+def detect_arch(
+    model: onnx.ModelProto, num_classes: int, path: object = "model", names_source: str = "config"
+) -> Arch:
+    """YOLOv8 if the graph has an ultralytics Detect head or a [B, 4+nc, N] output; for [B, N, 5+nc],
+    YOLOv5/v7 (decoded boxes) when N is three anchors per grid cell of the input or the file carries
+    YOLOv5's `stride` metadata, else YOLOX (one row per cell).
+
+    Neither: when the output is still a YOLO-like [B, a, b], the class count is what is wrong (a vendor
+    file without names in its metadata falls back to COCO's 80), and the error says how many it has."""
     if yolov8_raw_head(model) is not None:
         return "yolov8"
     dims = _static_dims(model.graph.output[0])
     if len(dims) == 3 and dims[1] == 4 + num_classes:
         return "yolov8"
     if len(dims) == 3 and dims[2] == 5 + num_classes:
-        return "yolox"
-    raise ValueError(
-        f"cannot tell the architecture from output shape {dims} with {num_classes} classes; set arch"
-    )
+        size = _static_dims(model.graph.input[0])[2:]
+        anchors = len(size) == 2 and size[0] and size[1] and dims[1] == 3 * grid_cells((size[0], size[1]))
+        stride = any(prop.key == "stride" for prop in model.metadata_props)
+        return "yolov5" if anchors or stride else "yolox"
+    if len(dims) == 3 and dims[1] and dims[2]:
+        found = dims[1] - 4 if dims[1] < dims[2] else dims[2] - 5
+        if found >= 1:
+            check_class_count(path, found, [""] * num_classes, names_source)
+    raise WeightsError("weights_outputs", path=path, shape=list(dims), classes=num_classes)
 
 
-class _Candidates:
-    """Per-image boxes (xyxy in model-input pixels), scores and model class ids, before NMS."""
+def _read(path: object) -> onnx.ModelProto:
+    """The ONNX model at `path`; WeightsError when the file is something else (or truncated)."""
+    import onnx
 
-    __slots__ = ("class_ids", "scores", "xyxy")
-
-    def __init__(self, xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> None:
-        self.xyxy, self.scores, self.class_ids = xyxy, scores, class_ids
-
-
-class _YoloxDecoder:
-    """Output [B, N, 5+nc]: raw xy offsets and log wh per grid cell, sigmoid objectness and class scores."""
-
-    def __init__(self, kept: np.ndarray, conf: float) -> None:
-        self.kept, self.conf = kept, conf
-        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-    def _grid(self, input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        if input_hw not in self._grids:
-            grids, strides = [], []
-            for stride in _STRIDES:
-                h, w = input_hw[0] // stride, input_hw[1] // stride
-                ys, xs = np.mgrid[0:h, 0:w]
-                grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
-                strides.append(np.full((h * w, 1), stride))
-            self._grids[input_hw] = (
-                np.concatenate(grids).astype(np.float32),
-                np.concatenate(strides).astype(np.float32),
-            )
-        return self._grids[input_hw]
-
-    def decode(self, outputs: list[np.ndarray], index: int, input_hw: tuple[int, int]) -> _Candidates:
-        out = outputs[0][index]
-        grid, stride = self._grid(input_hw)
-        if len(out) != len(grid):
-            raise ValueError(f"YOLOX output has {len(out)} cells, expected {len(grid)} for input {input_hw}")
-        scores = out[:, 4:5] * out[:, 5 + self.kept]
-        best = scores.argmax(axis=1)
-        best_score = scores[np.arange(len(scores)), best]
-        cand = np.flatnonzero(best_score >= self.conf)
-        xy = (out[cand, :2] + grid[cand]) * stride[cand]
-        wh = np.exp(out[cand, 2:4]) * stride[cand]
-        return _Candidates(
-            np.concatenate([xy - wh / 2, xy + wh / 2], axis=1), best_score[cand], self.kept[best[cand]]
-        )
+    try:
+        proto = onnx.load(str(path))
+    except Exception as exc:  # protobuf raises its own DecodeError, or RuntimeWarning-ish errors
+        raise WeightsError("weights_unreadable", path=path, format="ONNX", reason=exc) from exc
+    if not proto.graph.input or not proto.graph.output:
+        raise WeightsError("weights_unreadable", path=path, format="ONNX", reason="no graph inside")
+    return proto
 
 
-class _Yolov8Decoder:
-    """Full ultralytics output [B, 4+nc, N]: centre-size boxes in input pixels, sigmoid class scores."""
-
-    def __init__(self, kept: np.ndarray, conf: float) -> None:
-        self.kept, self.conf = kept, conf
-
-    def decode(self, outputs: list[np.ndarray], index: int, input_hw: tuple[int, int]) -> _Candidates:
-        out = outputs[0][index]
-        scores = out[4 + self.kept]
-        best = scores.argmax(axis=0)
-        best_score = scores[best, np.arange(scores.shape[1])]
-        cand = np.flatnonzero(best_score >= self.conf)
-        cx, cy, w, h = out[:4, cand]
-        xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        return _Candidates(xyxy, best_score[cand], self.kept[best[cand]])
-
-
-class _Yolov8RawDecoder:
-    """Raw ultralytics head: per stride, DFL box logits [B, 4·reg_max, h, w] and class logits [B, nc, h, w].
-
-    Classes are thresholded on logits first, so the DFL softmax only runs for the few candidate cells.
-    """
-
-    def __init__(self, kept: np.ndarray, conf: float) -> None:
-        self.kept, self.logit_conf = kept, _logit(conf)
-
-    def decode(self, outputs: list[np.ndarray], index: int, input_hw: tuple[int, int]) -> _Candidates:
-        boxes, scores, ids = [], [], []
-        for box_map, cls_map in zip(outputs[0::2], outputs[1::2], strict=True):
-            _, _, h, w = cls_map.shape
-            stride = input_hw[0] / h
-            logits = cls_map[index, self.kept].reshape(len(self.kept), -1)
-            best = logits.argmax(axis=0)
-            best_logit = logits[best, np.arange(logits.shape[1])]
-            cand = np.flatnonzero(best_logit >= self.logit_conf)
-            if not cand.size:
-                continue
-            reg_max = box_map.shape[1] // 4
-            dist = box_map[index].reshape(4, reg_max, -1)[:, :, cand]
-            dist = np.exp(dist - dist.max(axis=1, keepdims=True))
-            dist = (dist * np.arange(reg_max, dtype=np.float32)[None, :, None]).sum(axis=1) / dist.sum(axis=1)
-            ax, ay = cand % w + 0.5, cand // w + 0.5
-            boxes.append(np.stack([ax - dist[0], ay - dist[1], ax + dist[2], ay + dist[3]], axis=1) * stride)
-            scores.append(1.0 / (1.0 + np.exp(-best_logit[cand])))
-            ids.append(self.kept[best[cand]])
-        if not boxes:
-            return _Candidates(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64))
-        return _Candidates(np.concatenate(boxes), np.concatenate(scores), np.concatenate(ids))
+def output_classes(arch: Arch, graph: str, outputs: Sequence[np.ndarray]) -> int | None:
+    """How many classes a probe run's outputs hold; None when the layout is not one we decode."""
+    if graph == "raw_head":
+        return int(outputs[1].shape[1]) if len(outputs) >= 2 and outputs[1].ndim == 4 else None
+    out = outputs[0]
+    if out.ndim != 3:
+        return None
+    return int(out.shape[1]) - 4 if arch == "yolov8" else int(out.shape[2]) - 5
 
 
 @register("onnx")
@@ -175,14 +120,14 @@ class OnnxYoloDetector:
     """A YOLO ONNX model on CPU (onnxruntime, or OpenVINO when configured), batched across cameras."""
 
     def __init__(self, config: OnnxConfig) -> None:
-        import onnx
-
         if not config.model.is_file():
-            raise FileNotFoundError(f"onnx detector: model file {config.model} not found")
+            raise MissingWeights(config.model)
         self.config = config
         self.name = config.label
-        proto = onnx.load(str(config.model))
-        model_names = config.class_names or names_from_metadata(proto) or COCO_CLASSES
+        proto = _read(config.model)
+        metadata_names = names_from_metadata(proto)
+        model_names = config.class_names or metadata_names or COCO_CLASSES
+        self._names_source = "config" if config.class_names else "metadata" if metadata_names else "coco"
         self.mapper = ClassMapper(model_names, config.classes)
         self.class_names = self.mapper.class_names
         if config.dequantize:
@@ -190,20 +135,33 @@ class OnnxYoloDetector:
             if fp32 is None:
                 log.info("onnx detector %s: nothing to dequantize, using the model as is", self.name)
             proto = fp32 or proto
-        self.arch: Arch = detect_arch(proto, len(model_names)) if config.arch == "auto" else config.arch
+        self.arch: Arch = (
+            detect_arch(proto, len(model_names), config.model, self._names_source)
+            if config.arch == "auto"
+            else config.arch
+        )
         dims = _static_dims(proto.graph.input[0])
         native = (dims[2], dims[3]) if len(dims) == 4 and dims[2] and dims[3] else None
         self.input_hw: tuple[int, int] = config.input_size or native or (640, 640)
         self.graph: str = "original"
-        session, self.batched = self._load(proto, native)
+        try:
+            session, self.batched = self._load(proto, native)
+        except WeightsError:
+            raise
+        except Exception as exc:  # onnxruntime/OpenVINO refusing the graph: say which file and why
+            raise WeightsError("weights_failed_load", path=config.model, reason=exc) from exc
+        self._check_fit(session, len(model_names))
         self._session: Session | None = session  # None once closed
         kept, conf = self.mapper.kept_model_ids, config.conf
+        self._decoder: Decoder
         if self.arch == "yolox":
-            self._decoder: _YoloxDecoder | _Yolov8Decoder | _Yolov8RawDecoder = _YoloxDecoder(kept, conf)
+            self._decoder = YoloxDecoder(kept, conf)
+        elif self.arch == "yolov5":
+            self._decoder = DecodedDecoder(kept, conf)
         elif self.graph == "raw_head":
-            self._decoder = _Yolov8RawDecoder(kept, conf)
+            self._decoder = Yolov8RawDecoder(kept, conf)
         else:
-            self._decoder = _Yolov8Decoder(kept, conf)
+            self._decoder = Yolov8Decoder(kept, conf)
         self._buffers: dict[int, np.ndarray] = {}
         log.info(
             "onnx detector %s: %s, graph %s, input %s, batched %s, runtime %s",
@@ -231,14 +189,14 @@ class OnnxYoloDetector:
                 session = self._open(raw)
                 return session, want_batch and self._batch_consistent(session)
             if resized:
-                raise ValueError(f"{self.name}: this YOLOv8 graph only runs at {native}; drop input_size")
+                raise WeightsError("weights_fixed_size", path=self.config.model, native=native)
         if want_batch or resized:
             try:
                 session = self._open(make_input_dynamic(proto, spatial=resized))
                 self._check_output(session)
             except Exception as exc:  # a graph the rewrite cannot handle: fall back, but say why
                 if resized:
-                    raise ValueError(f"{self.name}: cannot run this graph at {self.input_hw}: {exc}") from exc
+                    raise WeightsError("weights_fixed_size", path=self.config.model, native=native) from exc
                 log.info("onnx detector %s: no dynamic batch (%s); one frame per call", self.name, exc)
             else:
                 self.graph = "dynamic"
@@ -250,22 +208,54 @@ class OnnxYoloDetector:
         return np.random.default_rng(0).uniform(0, 1, size=(batch, 3, *self.input_hw)).astype(np.float32)
 
     def _check_output(self, session: Session) -> None:
-        """One run at the target size; for YOLOX the output must have one row per grid cell."""
+        """One run at the target size; the output must have one row per grid cell (YOLOX) or per anchor of
+        each cell (YOLOv5/v7, three)."""
         output = session.run(self._probe(1))[0]
-        if self.arch == "yolox":
-            cells = sum((self.input_hw[0] // s) * (self.input_hw[1] // s) for s in _STRIDES)
-            if output.ndim != 3 or output.shape[1] != cells:
-                raise ValueError(f"output shape {output.shape} does not have {cells} grid cells")
+        rows = self._rows()
+        if rows is not None and (output.ndim != 3 or output.shape[1] != rows):
+            raise ValueError(f"output shape {output.shape} does not have {rows} rows")
+
+    def _rows(self) -> int | None:
+        """Output rows a YOLOX (one per grid cell) or YOLOv5/v7 graph (three) has at the input size."""
+        if self.arch not in ("yolox", "yolov5"):
+            return None
+        return grid_cells(self.input_hw) * (3 if self.arch == "yolov5" else 1)
+
+    def _check_fit(self, session: Session, names: int) -> None:
+        """One probe run: the graph must run at the input size and hold as many classes as names."""
+        try:
+            outputs = session.run(self._probe(1))
+        except Exception as exc:
+            raise WeightsError("weights_failed_run", path=self.config.model, reason=exc) from exc
+        found = output_classes(self.arch, self.graph, outputs)
+        if found is None:
+            shape = [list(o.shape) for o in outputs]
+            raise WeightsError("weights_outputs", path=self.config.model, shape=shape, classes=names)
+        check_class_count(self.config.model, found, self.mapper.model_names, self._names_source)
+        rows = self._rows()
+        if rows is not None and outputs[0].shape[1] != rows:
+            raise WeightsError(
+                "weights_rows",
+                path=self.config.model,
+                arch=self.arch,
+                rows=outputs[0].shape[1],
+                expected=rows,
+            )
 
     def _batch_consistent(self, session: Session) -> bool:
-        """Whether a batch of two gives what two single runs give.
+        """Whether a batch of two gives what two single runs give (False when a batch does not run at all:
+        some exports keep a batch of 1 in constants the rewrite cannot reach).
 
         Not so for dynamically int8-quantised graphs: activation scales are computed over the whole batch,
         so one camera's boxes would depend on the other cameras in it. Those run one frame per call
         (or set `dequantize: true`, which makes them batchable and, on most CPUs, faster).
         """
         pair = self._probe(2)
-        together = session.run(pair)
+        try:
+            together = session.run(pair)
+        except Exception as exc:
+            log.info("onnx detector %s: a batch of 2 fails (%s); one frame per call", self.name, exc)
+            return False
         alone = [session.run(pair[i : i + 1]) for i in range(2)]
         consistent = all(
             np.allclose(together[k][i], alone[i][k][0], rtol=1e-3, atol=1e-3)
@@ -283,12 +273,12 @@ class OnnxYoloDetector:
         canvas = self._buffers.get(len(frames))
         if canvas is None:
             canvas = self._buffers[len(frames)] = np.empty((len(frames), height, width, 3), dtype=np.uint8)
-        centre = self.arch == "yolov8"
+        centre = self.arch != "yolox"
         transforms = [
             letterbox(frame.image, self.input_hw, centre=centre, out=canvas[i])[1]
             for i, frame in enumerate(frames)
         ]
-        if self.arch == "yolov8":  # RGB, 0–1
+        if self.arch != "yolox":  # ultralytics and YOLOv5/v7: RGB, 0–1
             blob = canvas[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1 / 255)
         else:  # YOLOX: BGR, 0–255
             blob = canvas.transpose(0, 3, 1, 2).astype(np.float32)
@@ -300,7 +290,7 @@ class OnnxYoloDetector:
         cand = self._decoder.decode(outputs, index, self.input_hw)
         if len(cand.scores) > _MAX_CANDIDATES:
             top = np.argpartition(-cand.scores, _MAX_CANDIDATES)[:_MAX_CANDIDATES]
-            cand = _Candidates(cand.xyxy[top], cand.scores[top], cand.class_ids[top])
+            cand = Candidates(cand.xyxy[top], cand.scores[top], cand.class_ids[top])
         keep = nms(cand.xyxy, cand.scores, cand.class_ids, self.config.iou)[: self.config.max_detections]
         return self.mapper.detections(
             transform.to_source(cand.xyxy[keep]), cand.scores[keep], cand.class_ids[keep]

@@ -16,6 +16,7 @@ import numpy as np
 from detectors.base import register
 from detectors.classes import ClassMapper
 from detectors.config import UltralyticsConfig
+from detectors.model_fit import MissingWeights, WeightsError
 from detectors.types import DetectionResult, Detections
 from ingest.types import Frame
 
@@ -62,14 +63,22 @@ class UltralyticsDetector:
 
     def __init__(self, config: UltralyticsConfig) -> None:
         if not config.model.exists():
-            raise FileNotFoundError(f"ultralytics detector: model {config.model} not found")
+            raise MissingWeights(config.model)
         for module in config.preload_modules:
             importlib.import_module(module)
         from ultralytics import YOLO
 
         self.config = config
         self.name = config.label
-        self._model: YOLO | None = YOLO(str(config.model), task="detect")  # None once closed
+        try:
+            model = YOLO(str(config.model), task="detect")
+        except (
+            Exception
+        ) as exc:  # a corrupt or foreign file: torch, onnx and ultralytics each raise their own
+            raise WeightsError(
+                "weights_unreadable", path=config.model, format="ultralytics", reason=exc
+            ) from exc
+        self._model: YOLO | None = model  # None once closed
         model_names = _names(self._model)
         self.mapper = ClassMapper(model_names, config.classes)
         self.class_names = self.mapper.class_names

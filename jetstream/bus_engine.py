@@ -10,13 +10,14 @@ holds it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -29,6 +30,7 @@ from jetstream.spool import ObservationSpool, SpoolMetrics
 log = logging.getLogger(__name__)
 
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 2.0
+T = TypeVar("T")
 
 
 class BusEngine:
@@ -69,6 +71,11 @@ class BusEngine:
 
     def _run(self, coro: Any, timeout: float) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def submit(self, work: Callable[[Any], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+        """`work(nc)` on this bus's loop and connection, without waiting: messages beside the observations
+        (a shard's clips) share the connection but never the observations' order or spool."""
+        return asyncio.run_coroutine_threadsafe(work(self._nc), self._loop)
 
     def send(self, msg: BusMessage) -> bool:
         """Blocks until JetStream acked or the spool holds it (True), or JetStream dropped it as a repeat or a

@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -66,6 +66,8 @@ class PushRelay:
         self._sending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
         self.connected = asyncio.Event()
         self.resyncs = 0
+        # Operators' presence on incidents from the other API processes (dashboard/viewers.py apply_beat).
+        self.on_presence: Callable[[dict[str, Any]], object] | None = None
 
     async def start(self, nc: Any = None) -> None:
         """On `nc` (a connection this process already has, closed by its owner) or on its own connection,
@@ -111,6 +113,15 @@ class PushRelay:
         payload = json.dumps({"origin": self.origin, "events": events}, ensure_ascii=False).encode()
         loop.call_soon_threadsafe(self._send, payload, len(events))
 
+    def publish_presence(self, beat: dict[str, Any]) -> None:
+        """An operator's heartbeat on an incident (or goodbye), for the other API processes' registries.
+        Called on the event loop (an API request); lost while disconnected, like every live hint (the next
+        beat, seconds later, says it again)."""
+        if self._nc is None:
+            return
+        payload = json.dumps({"origin": self.origin, "presence": [beat]}, ensure_ascii=False).encode()
+        self._send(payload, 0)
+
     def _send(self, payload: bytes, count: int) -> None:
         """On the loop; one task per batch keeps the batch's order (nats-py buffers without yielding)."""
         task = asyncio.ensure_future(self._publish(payload, count))
@@ -131,6 +142,9 @@ class PushRelay:
             doc = json.loads(msg.data)
             if doc.get("origin") == self.origin:
                 return
+            if "presence" in doc:
+                self._presence([b for b in doc["presence"] if isinstance(b, dict)])
+                return
             events = [e for e in doc["events"] if isinstance(e, dict)]
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("live relay ignored a malformed message: %s", exc)
@@ -139,6 +153,15 @@ class PushRelay:
         for event in events:
             self.hub.publish(event)
         self.events.labels("received").inc(len(events))
+
+    def _presence(self, beats: list[dict[str, Any]]) -> None:
+        for beat in beats:
+            if self.on_presence is None:
+                return
+            try:
+                self.on_presence(beat)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("live relay ignored a malformed presence beat: %s", exc)
 
     async def stop(self) -> None:
         """Flushes what was published (the last changes of a shutting-down engine still go out)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -20,8 +21,10 @@ from alarms.engine import Change
 from dashboard.incident_push import PushHub, incident_events
 from dashboard.map_api import map_sites
 from dashboard.services import Services
+from dashboard.viewers import apply_beat
 from jetstream.queued_delivery import QueuedDelivery
 from sharpeyes.broker import EmbeddedBroker
+from sharpeyes.evidence_wiring import build_evidence, photos_dir, served_clips, snapshot_store
 from sharpeyes.gc_pauses import GcPauses, freeze_startup_objects
 from sharpeyes.sender_process import ProcessDelivery
 from sharpeyes.settings import Settings
@@ -104,13 +107,20 @@ class LocalRuntime:
         self.engine.subscribe_batch(self._on_changes)
         if self.relay is not None:  # other processes' incident push gets this one's changes
             self.engine.subscribe_batch(self.relay.publish_changes)
-        self.clips = None if api else build_clips(settings, core, self.registry, env)
+        self.evidence = build_evidence(settings, env, self.registry)  # `storage.evidence`: folders or S3
+        self.clips = None if api else build_clips(settings, core, self.registry, env, self.evidence)
         if self.clips is not None:  # evidence clips: asked for after commit, written on their own thread
             self.engine.subscribe_batch(self.clips.on_changes)
         self.video, view = build_video(
-            settings, core, self.registry, env, api.shard_cameras if api else None,
+            settings,
+            core,
+            self.registry,
+            env,
+            api.shard_cameras if api else None,
             packet_tap=self.clips.tap if self.clips is not None else None,
+            evidence=self.evidence,
         )
+        shared_clips, clip_link_key = served_clips(settings, self.evidence, env, self.clips)
         if self.video is not None:  # a false alarm's silence ended: its camera's rules see afresh
             self.engine.subscribe_batch(rearm_on_silence_end(self.video))
         self.services = Services(
@@ -131,8 +141,15 @@ class LocalRuntime:
             map=settings.map,
             map_sites=map_sites(settings.buttons, settings.cameras),
             field=settings.field,
-            photos_dir=settings.field.photos_dir or f"{settings.storage.snapshots_path()}/../field-photos",
+            evidence=self.evidence,
+            snapshots=snapshot_store(settings, self.evidence),
+            clip_store=shared_clips,
+            clip_link_key=clip_link_key,
+            photos_dir=photos_dir(settings),
         )
+        if self.relay is not None:  # operators on other API processes see who has an incident open here
+            self.services.share_presence = self.relay.publish_presence
+            self.relay.on_presence = functools.partial(apply_beat, self.services.viewers, self.hub)
         self._ticker: asyncio.Task[None] | None = None
 
     def _readiness(self) -> dict[str, bool]:
@@ -217,6 +234,7 @@ class LocalRuntime:
             await asyncio.to_thread(self.video.stop)
         if self.clips is not None:  # what was received is finished and recorded, before delivery stops
             await asyncio.to_thread(self.clips.stop)
+        await asyncio.to_thread(self.evidence.close)  # uploads not done wait in the spool for the next start
         if self.uses_mqtt:
             await asyncio.to_thread(self.listener.stop)
         await self.delivery.stop()

@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -34,14 +33,14 @@ from ingest.mqtt_publisher import MqttPublisher
 from ingest.packet_ring import TapFactory
 from jetstream.push_relay import PushRelay
 from jetstream.queued_delivery import QueuedDelivery
+from sharpeyes.evidence_wiring import clip_store, snapshot_store
 from sharpeyes.sender_process import ProcessDelivery
 from sharpeyes.settings import Settings
 from video.camera_view import ShardedCameraView
 from video.clip_recorder import ClipRecorder
-from video.clip_store import ClipStore
 from video.config import CameraConfig
+from video.evidence_store import EvidenceStorage, FolderStorage
 from video.pipeline import VideoPipeline
-from video.snapshots import SnapshotStore
 
 Clock = Callable[[], float]
 
@@ -201,13 +200,17 @@ def build_delivery(
 
 
 def build_clips(
-    settings: Settings, core: Core, registry: CollectorRegistry, env: Mapping[str, str]
+    settings: Settings,
+    core: Core,
+    registry: CollectorRegistry,
+    env: Mapping[str, str],
+    evidence: EvidenceStorage | None = None,
 ) -> ClipRecorder | None:
-    """Evidence clips of this process's cameras (none without cameras, or with `clips.enabled: false`)."""
+    """Evidence clips of this process's cameras (none without cameras, or with `clips.enabled: false`),
+    kept in the `clips` area of ``evidence`` (default: the clips folder)."""
     cfg = settings.clips
     if not cfg.enabled or not any(c.enabled for c in settings.cameras):
         return None
-    root = cfg.dir or str(Path(settings.storage.snapshots_path()).parent / "clips")
     engine = core.engine
 
     def is_open(incident_id: int) -> bool:
@@ -224,7 +227,7 @@ def build_clips(
         )
     return ClipRecorder(
         cfg,
-        ClipStore(root),
+        clip_store(settings, evidence or FolderStorage()),
         registry,
         attach=functools.partial(attach_clip, engine),
         is_open=is_open,
@@ -239,10 +242,11 @@ def build_video(
     env: Mapping[str, str],
     shard_cameras: list[CameraConfig] | None = None,
     packet_tap: TapFactory | None = None,
+    evidence: EvidenceStorage | None = None,
 ) -> tuple[VideoPipeline | None, VideoView | None]:
     """The camera pipeline when this process runs cameras; otherwise, for an API beside Ray shards, a view
-    of the shards' cameras (scope, listing, evidence pictures)."""
-    snapshots = SnapshotStore(settings.storage.snapshots_path())
+    of the shards' cameras (scope, listing, evidence pictures from the shared storage)."""
+    snapshots = snapshot_store(settings, evidence or FolderStorage())
     if settings.cameras:
         pipeline = VideoPipeline(
             settings.cameras,

@@ -1,14 +1,14 @@
 """The API role's view of cameras that run on Ray shards: scope, listing and evidence pictures.
 
 With `runtime: ray` the API process analyses no video, yet operators open an incident and expect its
-evidence picture, and the camera list. The shards write snapshots to `storage.snapshots_dir`, which is shared
-storage in production (the k8s manifests mount one claim on the shards and the API), so the API serves them
-from there; scope comes from the config. Live frames and stream health stay on the shards (not here yet).
+evidence picture, and the camera list. The shards write snapshots to the evidence storage (a shared
+`storage.snapshots_dir` — the k8s manifests mount one claim on the shards and the API — or the S3 bucket of
+`storage.evidence`), so the API serves them from there (`Services.snapshots`); scope comes from the config.
+Live frames and stream health stay on the shards (not here yet).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from alarms.grids import GridDirectory
@@ -29,11 +29,6 @@ class ShardedCameraView:
     def camera_scope(self, camera_id: str) -> tuple[str, str] | None:
         grid = self._grids.get(camera_id)
         return None if grid is None else (grid.street_id, grid.grid_id)
-
-    def snapshot_path(self, camera_id: str, filename: str) -> Path | None:
-        if camera_id not in self._grids:
-            return None
-        return self.snapshots.resolve(camera_id, filename)
 
     def latest_frame(self, camera_id: str, newer_than: int = -1, timeout: float = 0.0) -> Frame | None:
         return None

@@ -10,10 +10,8 @@ as a failed clip; detection and alarms never touch the disk here.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +25,7 @@ from alarms.incident_writer import Change
 from ingest.packet_ring import Packet, PacketRing
 from video.clip_config import ClipsConfig
 from video.clip_metrics import ClipMetrics
-from video.clip_store import ClipMeta, ClipStore, clip_id, plan_deletions
+from video.clip_store import ClipMeta, ClipStore, clip_id, link_key, plan_deletions
 from video.clip_writer import ClipPart, PartWriter
 
 log = logging.getLogger(__name__)
@@ -48,6 +46,11 @@ class ClipRequest:
     at: float
     pre_s: float
     post_s: float
+    ref: str = ""  # a shard's key for an incident it cannot know the id of yet (the engine resolves it)
+
+    @property
+    def key(self) -> str:
+        return self.ref or str(self.incident_id)
 
 
 @dataclass(slots=True, eq=False)
@@ -93,11 +96,7 @@ class ClipRecorder:
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
         # Signs expiring clip links (dashboard/clip_api.py): the configured secret, else a key for this run.
-        self.link_key = (
-            hashlib.sha256(b"sharpeyes clip links\n" + link_secret.encode()).digest()
-            if link_secret
-            else secrets.token_bytes(32)
-        )
+        self.link_key = link_key(link_secret)
 
     # ----- seams -----------------------------------------------------------------------------------------
     def tap(self, camera_id: str) -> PacketRing:
@@ -181,7 +180,7 @@ class ClipRecorder:
         if job is not None and job.covers(req):
             job.end = min(max(job.end, req.at + req.post_s), job.limit)
             job.triggers.append(req.at)
-            job.incidents[str(req.incident_id)] = req.category
+            job.incidents[req.key] = req.category
             if req.at - req.pre_s < job.start - 1.0 and not job.parts:
                 self._restart_earlier(job, req.at - req.pre_s)
             self.metrics.shared.inc()
@@ -195,7 +194,7 @@ class ClipRecorder:
             req.at + req.post_s,
             start + self.cfg.max_clip_s,
             [req.at],
-            {str(req.incident_id): req.category},
+            {req.key: req.category},
             opened_at=self.clock(),
         )
         self._begin(job, self.rings[req.camera_id].from_time(start))
@@ -298,7 +297,11 @@ class ClipRecorder:
             return  # a camera that went down with nothing buffered: no clip to speak of
         if not entries:
             entries = [self._unsaved(job)]
-        for incident_id in job.incidents:
+        self._record(job.camera_id, dict(job.incidents), entries)
+
+    def _record(self, camera_id: str, incidents: dict[str, str], entries: list[dict[str, Any]]) -> None:
+        """Each entry onto each incident (a shard's recorder publishes them to the engine role instead)."""
+        for incident_id in incidents:
             for entry in entries:
                 self._attach(int(incident_id), entry)
 
@@ -309,7 +312,7 @@ class ClipRecorder:
             part.start,
             part.end,
             sorted(job.triggers),
-            dict(job.incidents),
+            {k: v for k, v in job.incidents.items() if k.isdigit()},  # a shard's refs are not incidents yet
             part.size,
             part.sha256,
             part.width,
@@ -321,6 +324,7 @@ class ClipRecorder:
             self.store.save_meta(meta)
         except OSError as exc:
             self._storage_failed(job, exc)
+            return self._unsaved(job)
         self.metrics.written.labels("saved").inc()
         self.metrics.clip_seconds.observe(part.end - part.start)
         return meta.evidence()
@@ -365,7 +369,12 @@ class ClipRecorder:
         if now < self._next_retention:
             return
         self._next_retention = now + self.cfg.retention.every_s
-        clips = self.store.all()
+        try:
+            clips = self.store.all()
+        except OSError as exc:  # an unreachable object store: retention waits for its next turn
+            log.warning("clip retention skipped: %s", exc)
+            return
+        gone = set()
         recording = {cid for job in self._jobs.values() for cid in job.incidents}
         for meta, reason in plan_deletions(
             clips, now, self.cfg.retention, lambda i: str(i) in recording or self.incident_open(i)
@@ -375,6 +384,7 @@ class ClipRecorder:
             except OSError:
                 log.warning("clip %s could not be deleted", meta.id, exc_info=True)
                 continue
+            gone.add(meta.id)
             self.metrics.deleted.labels(reason).inc()
             log.info("clip %s deleted (%s)", meta.id, reason)
-        self.metrics.disk_bytes.set(sum(c.size for c in self.store.all()))
+        self.metrics.disk_bytes.set(sum(c.size for c in clips if c.id not in gone))

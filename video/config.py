@@ -58,6 +58,11 @@ class CameraConfig(StreamConfig):
     location: Location | None = None
     enabled: bool = True
     detector: str | None = Field(None, description="one named detector for all rules of this camera")
+    detectors: dict[RuleKind, str] = Field(
+        default_factory=dict,
+        description="rule kind → named detector for this camera, e.g. {fire: fire_smoke, smoke: fire_smoke}; "
+        "wins over `detector` and video.default_detectors: one camera's fire model, not its crowd one",
+    )
     detect_fps: float = Field(5.0, gt=0, le=60, description="frames per second offered to the detectors")
     rules: list[RuleConfig] = Field(default_factory=list)
     zones: list[ZoneConfig] = Field(default_factory=list)
@@ -93,7 +98,7 @@ class VideoConfig(Strict):
 
 def detector_for(camera: CameraConfig, kind: RuleKind, video: VideoConfig) -> str:
     """The detector name that serves a rule of this kind at this camera."""
-    return camera.detector or video.default_detectors.get(kind, kind)
+    return camera.detectors.get(kind) or camera.detector or video.default_detectors.get(kind, kind)
 
 
 def detector_configs(
@@ -135,6 +140,11 @@ def _camera_problems(
         problems.append(((*at, "grid"), f"unknown grid {cam.grid!r}"))
     if cam.detector is not None and cam.detector not in known:
         problems.append(((*at, "detector"), f"unknown detector {cam.detector!r}"))
+    problems += [
+        ((*at, "detectors", kind), f"unknown detector {name!r}")
+        for kind, name in cam.detectors.items()
+        if name not in known
+    ]
     areas: dict[str, float | None] = {}  # zone name → its area in m², first one wins
     for z, zone in enumerate(cam.zones):
         if zone.name in areas:
@@ -147,7 +157,7 @@ def _camera_problems(
         rule_ids.add(rule.rule_id)
         problems += _rule_zone_problems((*at, "rules", r), rule, areas)
         name = detector_for(cam, rule.kind, video)
-        if cam.detector is None and name not in known:
+        if cam.detector is None and rule.kind not in cam.detectors and name not in known:
             problems.append(((*at, "rules", r), f"unknown detector {name!r} (video.default_detectors)"))
     return problems
 

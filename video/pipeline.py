@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -352,9 +351,6 @@ class VideoPipeline:
         """(street, grid) of a camera, for scoping API answers; None for an unknown camera."""
         grid = self._grids.get(camera_id)
         return None if grid is None else (grid.street_id, grid.grid_id)
-
-    def snapshot_path(self, camera_id: str, filename: str) -> Path | None:
-        return self.snapshots.resolve(camera_id, filename)
 
     def latest_frame(self, camera_id: str, newer_than: int = -1, timeout: float = 0.0) -> Frame | None:
         """The newest full-rate decoded frame for live view (MJPEG, and WebRTC of B-frame cameras)."""

@@ -48,7 +48,13 @@ class CameraStatus(BaseModel):
     enabled: bool
     url: str = Field(description="redacted: no password")
     detect_url: str | None = None
-    state: str = Field(description="a stream state, `disabled`, or `on_shard` (analysed on a Ray shard)")
+    state: str = Field(
+        description="a stream state, `disabled`, `config_error`, or with `runtime: ray` `unknown` (its shard "
+        "has not reported within a few seconds) or `on_shard` (analysed on a Ray shard, health not followed)"
+    )
+    shard: int | None = Field(
+        None, description="with `runtime: ray`: the shard that runs it and reported this"
+    )
     stream: str | None = None
     fps_in: float | None = None
     fps_out: float | None = None

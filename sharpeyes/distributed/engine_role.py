@@ -25,8 +25,10 @@ from jetstream.observation_consumer import ObservationConsumer
 from jetstream.observations import ensure_stream
 from jetstream.push_relay import PushRelay
 from sharpeyes.distributed.role_process import run_until_signal
+from sharpeyes.evidence_wiring import build_evidence
 from sharpeyes.settings import Settings
 from sharpeyes.wiring import build_core
+from video.evidence_store import EvidenceStorage
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ async def run_engine(
     await consumer.subscribe()
     log.info("engine consuming %s/%s from %s", cfg.stream, cfg.consumer, cfg.nats_url)
     buttons = await _buttons(settings, js, engine, stop) if cfg.buttons_via == "ingest" else None
+    evidence = build_evidence(settings, os.environ if env is None else env, registry)  # shards' clips
+    clips = await _clips(settings, js, engine, evidence, registry, stop) if settings.clips.enabled else []
     ticker = asyncio.create_task(_tick(engine, stop, tick_s))
     try:
         await consumer.run(stop)
@@ -76,15 +80,17 @@ async def run_engine(
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
-        if buttons is not None:
-            with contextlib.suppress(Exception):  # it ends with `stop`; unacked presses are redelivered
-                await asyncio.wait_for(buttons, 5)
+        for task in [buttons, *clips]:
+            if task is not None:
+                with contextlib.suppress(Exception):  # they end with `stop`; unacked messages are redelivered
+                    await asyncio.wait_for(task, 5)
         await relay.stop()  # its last publishes are flushed with the acks below
         with contextlib.suppress(Exception):  # acks already sent are flushed; unacked ones are redelivered
             await nc.flush(timeout=2)
         with contextlib.suppress(Exception):
             await nc.close()
         store.close()
+        await asyncio.to_thread(evidence.close)  # S3: uploads not done wait in its spool
     return consumer
 
 
@@ -112,6 +118,32 @@ async def _buttons(
     await consumer.subscribe()
     log.info("engine consuming buttons %s/%s", cfg.ingest.stream, cfg.ingest.consumer)
     return asyncio.create_task(consumer.run(stop))
+
+
+async def _clips(
+    settings: Settings,
+    js: object,
+    engine: IncidentEngine,
+    evidence: EvidenceStorage,
+    registry: CollectorRegistry,
+    stop: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    """Shards' finished clips onto their incidents, and retention of the shared clip folder (only the
+    database knows which incidents are still open)."""
+    from jetstream.clip_consumer import ClipConsumer, run_retention
+    from jetstream.clips import ensure_clip_stream
+    from sharpeyes.evidence_wiring import clip_store
+
+    cfg = settings.distributed
+    await ensure_clip_stream(js, cfg.stream_replicas, cfg.duplicate_window_s)
+    store = clip_store(settings, evidence)
+    consumer = ClipConsumer(js, engine, store, ack_wait_s=cfg.ack_wait_s, registry=registry)
+    await consumer.subscribe()
+    log.info("engine recording shard clips from %s/%s", consumer.stream, consumer.durable)
+    return [
+        asyncio.create_task(consumer.run(stop)),
+        asyncio.create_task(run_retention(engine, store, settings.clips.retention, stop, registry)),
+    ]
 
 
 async def _tick(engine: IncidentEngine, stop: asyncio.Event, tick_s: float) -> None:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 SHARD_NAME = "sharpeyes-shard-{}"
 # What a shard needs of the config; the rest (database URL, MQTT, webhooks, tokens) never reaches Ray.
-SHARD_SECTIONS = frozenset({"grids", "detectors", "video", "distributed", "log_level"})
+SHARD_SECTIONS = frozenset({"grids", "detectors", "video", "clips", "distributed", "log_level"})
 
 
 def _put(doc: Any, path: tuple[str | int, ...], raw: str) -> None:
@@ -56,7 +56,11 @@ def camera_docs(settings: Settings) -> dict[str, dict[str, Any]]:
 def shard_settings_doc(settings: Settings) -> dict[str, Any]:
     """The shard's part of the config, `${VAR}` strings as written (see camera_docs)."""
     doc = settings.model_dump(mode="json", include=set(SHARD_SECTIONS))
-    doc["storage"] = {"snapshots_dir": settings.storage.snapshots_path()}
+    doc["storage"] = {
+        "snapshots_dir": settings.storage.snapshots_path(),
+        # where evidence goes (S3: endpoint, bucket and the NAMES of the key variables, never their values)
+        "evidence": settings.storage.evidence.model_dump(mode="json"),
+    }
     for loc, raw in env_templates(settings).items():
         if loc and loc[0] in SHARD_SECTIONS:
             _put(doc, loc, raw)

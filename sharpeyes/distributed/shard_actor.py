@@ -24,11 +24,13 @@ from pydantic import ValidationError
 
 from alarms.grids import GridDirectory
 from jetstream.bus_engine import BusEngine
+from sharpeyes.distributed.shard_clips import ShardClips
+from sharpeyes.distributed.shard_view_feed import ShardViewFeed
 from sharpeyes.distributed.shards import digest
+from sharpeyes.evidence_wiring import build_evidence, snapshot_store
 from sharpeyes.settings import Settings, expand_env, format_loc
 from video.config import CameraConfig
 from video.pipeline import VideoPipeline
-from video.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,15 @@ class CameraShard:
         name = f"sharpeyes-shard-{index}"
         spool = Path(cfg.spool_dir) / f"{name}.jsonl" if cfg.spool_dir else None
         self.bus = BusEngine(cfg, name=name, spool_path=spool, registry=self.registry)
+        self.evidence = build_evidence(self.settings, os.environ, self.registry)  # shared folder or S3
+        self.clips = ShardClips(self.settings, self.bus, name, self.evidence)  # rings here, files shared
         self.pipeline: VideoPipeline | None = None
         self.digest = ""
         self.camera_errors: dict[str, str] = {}
         self.started_at = time.time()
         self.pipeline_started_at: float | None = None
         self.apply(cameras)
+        self.view = ShardViewFeed(self, cfg, name)  # health and on-demand live frames for the API role
 
     def apply(self, cameras: list[dict[str, Any]]) -> dict[str, Any]:
         """Start, restart or keep this shard's pipeline; returns whether it changed."""
@@ -73,12 +78,13 @@ class CameraShard:
                 configs,
                 s.detectors,
                 s.video,
-                engine=self.bus,  # a ConditionSink: publishes instead of writing
+                engine=self.clips.sink,  # a ConditionSink: publishes instead of writing, then asks for a clip
                 directory=self.directory,
-                snapshots=SnapshotStore(s.storage.snapshots_path()),
+                snapshots=snapshot_store(s, self.evidence),
                 registry=CollectorRegistry(),  # fresh per pipeline: a re-apply registers again
                 env=os.environ,
                 timezone=s.locale.timezone,
+                packet_tap=self.clips.tap,
             )
             pipeline.start()
             self.pipeline = pipeline
@@ -132,6 +138,8 @@ class CameraShard:
             "digest": self.digest,
             "cameras": health,
             "published": self.bus.publisher.published,
+            "clips": self.clips.status(),
+            "view": self.view.status(),
             "duplicates": self.bus.publisher.duplicates,
             "spool": {
                 "depth": len(self.bus.spool),
@@ -146,4 +154,7 @@ class CameraShard:
             self.pipeline.stop()
             self.pipeline = None
         self.digest = ""
+        self.view.stop()
+        self.clips.stop()
         self.bus.close()
+        self.evidence.close()  # uploads not done yet wait in the node's spool for the next start

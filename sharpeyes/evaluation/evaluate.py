@@ -17,6 +17,8 @@ from alarms.rules.measure import count_people
 from detectors.base import Detector, build_detector
 from detectors.crowd_fusion import FusionSwitch, per_mpx
 from ingest.types import Frame
+from sharpeyes.evaluation import candidate as under_test
+from sharpeyes.evaluation.choice_cv import choice_validation
 from sharpeyes.evaluation.media import still_image
 from sharpeyes.evaluation.metrics import count_errors, score_events
 from sharpeyes.evaluation.runner import BASE_TS, StageTimes, _groups, camera_for, run_clip
@@ -54,7 +56,15 @@ def _build(loaded: LoadedSuite, names: set[str]) -> dict[str, Detector]:
     unknown = sorted(names - set(configs))
     if unknown:
         raise ValueError(f"unknown detectors in the suite: {', '.join(unknown)}")
-    return {name: build_detector(configs[name]) for name in sorted(names)}
+    built: dict[str, Detector] = {}
+    try:
+        for name in sorted(names):
+            built[name] = build_detector(configs[name])
+    except BaseException:
+        for detector in built.values():
+            detector.close()
+        raise
+    return built
 
 
 def count_with(detector: Detector, image: Any, key: str) -> float:
@@ -97,15 +107,26 @@ def switch_validation(detectors: Mapping[str, Detector], per_image: list[dict[st
 
 
 def evaluate(
-    suite_path: str | Path, *, pace: str | None = None, env: Mapping[str, str] | None = None
+    suite_path: str | Path,
+    *,
+    pace: str | None = None,
+    env: Mapping[str, str] | None = None,
+    candidate: under_test.Candidate | None = None,
 ) -> dict[str, Any]:
+    """`candidate`: a model under test, put in front of its rule kinds on every clip (`candidate.py`)."""
     loaded = LoadedSuite(suite_path, env)
+    if candidate is not None:
+        under_test.apply(loaded, candidate)
     suite = loaded.suite
     pace = pace or suite.pace
     started = time.perf_counter()
-    detectors = _build(loaded, _needed(loaded))
+    needed = _needed(loaded)
+    under_test.check_needed(sorted(needed), candidate)
+    detectors = _build(loaded, needed)
     times = StageTimes()
     try:
+        configs = detector_configs(suite.detectors, loaded.env)
+        described = under_test.describe(candidate, detectors, configs)
         outcomes = []
         for i, (case, labels) in enumerate(zip(suite.clips, loaded.clip_labels, strict=True)):
             media = loaded.media(labels.media)
@@ -140,6 +161,7 @@ def evaluate(
                     [(p["true"], p["estimate"]) for p in per_image if p["backend"] == backend]
                 )
         switch_cv = switch_validation(detectors, per_image)
+        choice_cv = choice_validation(suite.counting, per_image) if suite.counting else {}
     finally:
         for detector in detectors.values():
             detector.close()
@@ -149,6 +171,7 @@ def evaluate(
         "pace": pace,
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "wall_s": round(time.perf_counter() - started, 1),
+        "detectors": described,
         "events": {k: s.as_dict() for k, s in scores.items()},
         "clips": [
             {
@@ -170,6 +193,7 @@ def evaluate(
         "counting": counting,
         "counts": per_image,
         "switch_cv": switch_cv,
+        "choice_cv": choice_cv,
         "speed": times.summary(),
     }
     report["checks"] = check_limits(report, suite.floors, suite.ceilings)

@@ -24,8 +24,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def detectors_line(detectors: dict[str, Any]) -> str:
+    """Which model produced these figures: the one under test first, with its weights and classes."""
+    lines = []
+    for name, d in sorted(detectors.items(), key=lambda item: not item[1].get("under_test")):
+        what = f"{d['label']} ({d['kind']}{', ' + d['model'] if d.get('model') else ''})"
+        classes = ", ".join(d["classes"]) or "–"
+        serves = f" → {', '.join(d['serves'])} rules (under test)" if d.get("under_test") else ""
+        lines.append(f"  {name}: {what}; classes {classes}{serves}")
+    return "detectors:\n" + "\n".join(lines)
+
+
 def render(report: dict[str, Any]) -> str:
     parts = [f"suite {report['suite']} @ {report['commit']} ({report['pace']} pace, {report['wall_s']} s)"]
+    if report.get("detectors"):
+        parts.append(detectors_line(report["detectors"]))
     if report["events"]:
         rows = [
             [
@@ -91,6 +104,21 @@ def render(report: dict[str, Any]) -> str:
         headers = ["fusion", "n", "boxes MAE", "density MAE", "switch /Mpx", "MAE", "in-sample switch"]
         headers += ["in-sample MAE", "LOO MAE", "LOO switches"]
         parts.append(table(headers, rows))
+    choices = (report.get("choice_cv") or {}).get("choices") or {}
+    if choices:
+        rows = [
+            [name, v["n"], v["in_sample_choice"], v["in_sample_mae"], v["loo_mae"], _counts(v["loo_choices"])]
+            for name, v in choices.items()
+        ]
+        headers = ["choice", "n", "in-sample pick", "in-sample MAE", "LOO MAE", "LOO picks"]
+        parts.append(table(headers, rows))
+    gains = (report.get("choice_cv") or {}).get("gains") or {}
+    if gains:
+        rows = [
+            [name, v["n"], v["raw_mae"], v["in_sample_gain"], v["in_sample_mae"], v["loo_mae"]]
+            for name, v in gains.items()
+        ]
+        parts.append(table(["gain for", "n", "raw MAE", "in-sample gain", "in-sample MAE", "LOO MAE"], rows))
     if report["speed"]:
         rows = [
             [stage, s["frames"], s["mean_ms"], s["p50_ms"], s["p95_ms"]]
@@ -105,3 +133,7 @@ def render(report: dict[str, Any]) -> str:
         )
     )
     return "\n\n".join(parts)
+
+
+def _counts(picks: dict[str, int]) -> str:
+    return ", ".join(f"{name} ×{n}" for name, n in sorted(picks.items()))

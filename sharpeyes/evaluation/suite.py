@@ -93,11 +93,33 @@ class ClipCase(Strict):
         return self
 
 
+class ChoiceCase(Strict):
+    """A choice among counting backends (e.g. tile grids, MCNN input scales), validated leave-one-out."""
+
+    backends: list[str] = Field(min_length=2, description="candidates, cheapest first (ties go to it)")
+    sets: list[str] | None = Field(None, description="label sets (file stems) to choose on; None = all")
+
+
 class CountingCase(Strict):
     """Every label set is counted by every backend (a named detector)."""
 
     backends: list[str] = Field(min_length=1)
     labels: list[str] = Field(min_length=1)
+    choose: dict[str, ChoiceCase] = Field(
+        default_factory=dict, description="named choices among the backends, validated leave-one-out"
+    )
+    calibrate: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="backend → label sets to fit a count gain on ([] = all), validated leave-one-out",
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> CountingCase:
+        named = [*(b for case in self.choose.values() for b in case.backends), *self.calibrate]
+        unknown = sorted(set(named) - set(self.backends))
+        if unknown:
+            raise ValueError(f"choose/calibrate name {unknown}, which are not among counting.backends")
+        return self
 
 
 class Match(Strict):

@@ -12,21 +12,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sharpeyes.evaluation.scene_types import SyntheticScene
+from sharpeyes.evaluation.smoke_lookalikes import SMOKE_LOOKALIKES
+from sharpeyes.evaluation.smoke_scenes import SMOKE_PLUMES
+
 W, H = 640, 360
-
-
-@dataclass(frozen=True, slots=True)
-class SyntheticScene:
-    name: str
-    fps: float
-    frames: int
-    draw: Callable[[int, np.random.Generator], np.ndarray]
-
-    def render(self, index: int) -> np.ndarray:
-        rng = np.random.default_rng(index * 7919 + len(self.name))
-        image = self.draw(index, rng)
-        noise = rng.normal(0, 3, image.shape)  # sensor noise: a still scene is never perfectly still
-        return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
 def _street() -> np.ndarray:
@@ -322,6 +312,7 @@ SUNSETS: dict[str, SunsetLook] = {
     ),
 }
 
+
 def _scene(name: str, fn: Callable[[int, np.random.Generator], np.ndarray]) -> Callable[[], SyntheticScene]:
     return lambda: SyntheticScene(name, 10.0, 200, fn)
 
@@ -341,5 +332,6 @@ SCENES: dict[str, Callable[[], SyntheticScene]] = {
         "tv_screen": tv_screen,
         "night_traffic_b": _night_traffic(51),
         **{name: _sunset(look) for name, look in SUNSETS.items()},
+        **{name: make() for name, make in {**SMOKE_PLUMES, **SMOKE_LOOKALIKES}.items()},
     }.items()
 }

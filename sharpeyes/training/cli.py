@@ -33,11 +33,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         fraction=args.fraction,
         patience=args.patience,
         seed=args.seed,
+        name=args.name,
     )
     result = train(dataset, options)
     print(json.dumps({"metrics": result.metrics, "seconds": round(result.seconds, 1)}))
     print(f"weights: {result.weights}\nonnx: {result.onnx}\ndetector config: {result.detector_yaml}")
     return 0
+
+
+def _name(text: str) -> str:
+    """A detector name the service config accepts (and a safe file stem): letters, digits, _ . : -."""
+    if not text or len(text) > 64 or text[0] == "." or not all(c.isalnum() or c in "_.:-" for c in text):
+        raise argparse.ArgumentTypeError("letters, digits and _ . : - (e.g. fire_smoke_v2)")
+    return text
 
 
 def _imgsz(text: str) -> int:
@@ -66,5 +74,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tr.add_argument("--fraction", type=float, default=1.0, help="share of the training images to use")
     tr.add_argument("--patience", type=int, default=50, help="stop after this many epochs without gain")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--out", default="var/train", help="output folder (data.yaml, run/, fire_smoke.onnx)")
+    tr.add_argument("--out", default="var/train", help="output folder (data.yaml, run/, NAME.onnx)")
+    tr.add_argument(
+        "--name", type=_name, default="fire_smoke", help="detector name in OUT/detector.yaml and file stem"
+    )
     tr.set_defaults(func=cmd_train)

@@ -34,6 +34,7 @@ class TrainOptions:
     fraction: float = 1.0
     patience: int = 50
     seed: int = 0
+    name: str = "fire_smoke"  # the detector's name in detector.yaml and the ONNX file's stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +115,12 @@ def train(dataset: Dataset, options: TrainOptions) -> TrainResult:
     exported = YOLO(str(weights), task="detect").export(
         format="onnx", imgsz=options.imgsz, simplify=False, dynamic=False, device=options.device
     )
-    onnx = out / "fire_smoke.onnx"
+    onnx = out / f"{options.name}.onnx"
     shutil.copyfile(exported, onnx)
     verify_onnx(onnx, dataset.names)
     detector_yaml = out / "detector.yaml"
     detector_yaml.write_text(
-        yaml.safe_dump({"detectors": {"fire_smoke": detector_config(onnx, dataset.names)}}, sort_keys=False),
+        yaml.safe_dump({"detectors": {options.name: detector_config(onnx, dataset.names)}}, sort_keys=False),
         encoding="utf-8",
     )
     return TrainResult(weights, onnx, detector_yaml, metrics, time.monotonic() - start)

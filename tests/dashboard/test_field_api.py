@@ -91,9 +91,7 @@ def heic() -> bytes:
 def test_a_heic_from_a_phone_is_kept_with_its_location_and_served_as_plain_jpeg(
     client: TestClient, rt: FakeRuntime
 ) -> None:
-    incident = rt.press("B-001")
-    body = {"lead": {"id": "P-zhang"}}
-    ok(client.post(f"/api/field/incidents/{incident}/dispatch", json=body, headers=auth("operator")))
+    incident = sent(client, rt)
     data = heic()
     assert data[4:12] == b"ftypheic"
     headers = {**fauth("zhang"), "content-type": "application/octet-stream"}  # the name and type mean nothing
@@ -112,6 +110,14 @@ def test_a_heic_from_a_phone_is_kept_with_its_location_and_served_as_plain_jpeg(
 def ok(r: Any, status: int = 200) -> dict[str, Any]:
     assert r.status_code == status, r.text
     return r.json()
+
+
+def sent(client: TestClient, rt: FakeRuntime, lead: str = "P-zhang") -> int:
+    """An SOS on B-001 (grid G-001) with ``lead`` dispatched to it by an operator."""
+    incident = rt.press("B-001")
+    body = {"lead": {"id": lead}}
+    ok(client.post(f"/api/field/incidents/{incident}/dispatch", json=body, headers=auth("operator")))
+    return incident
 
 
 def test_roster_lists_the_grid_worker_first_and_the_night_shift_last(
@@ -208,16 +214,16 @@ def test_the_whole_loop(client: TestClient, rt: FakeRuntime) -> None:
 
 
 def test_the_worker_acts_only_on_what_they_were_sent_to(client: TestClient, rt: FakeRuntime) -> None:
-    incident = rt.press("B-001")
-    body = {"lead": {"id": "P-wang"}}
-    ok(client.post(f"/api/field/incidents/{incident}/dispatch", json=body, headers=auth("operator")))
+    incident = sent(client, rt, "P-wang")
     r = client.post(f"/api/field/incidents/{incident}/accept", headers=fauth("zhang"))
     assert r.status_code == 409 and r.json()["code"] == "field_not_assigned"
     assert client.post(f"/api/field/incidents/{incident}/accept", headers=fauth("li")).status_code == 404
     assert client.post(f"/api/field/incidents/{incident}/accept", headers=auth("operator")).status_code == 403
     assert (
         client.post(
-            f"/api/field/incidents/{incident}/dispatch", json=body, headers=fauth("zhang")
+            f"/api/field/incidents/{incident}/dispatch",
+            json={"lead": {"id": "P-wang"}},
+            headers=fauth("zhang"),
         ).status_code
         == 403
     )
@@ -236,14 +242,7 @@ def test_the_worker_acts_only_on_what_they_were_sent_to(client: TestClient, rt: 
 def test_bad_uploads_are_refused_and_keep_what_was_saved(
     client: TestClient, rt: FakeRuntime, data: bytes, status: int, code: str
 ) -> None:
-    incident = rt.press("B-001")
-    ok(
-        client.post(
-            f"/api/field/incidents/{incident}/dispatch",
-            json={"lead": {"id": "P-zhang"}},
-            headers=auth("operator"),
-        )
-    )
+    incident = sent(client, rt)
     first = ok(_upload(client, incident, jpeg()), 201)
     r = _upload(client, incident, data)
     assert (r.status_code, r.json()["code"]) == (status, code)
@@ -263,14 +262,7 @@ def test_a_50_mb_upload_is_refused_before_it_is_read(client: TestClient, rt: Fak
 def test_a_missed_accept_deadline_escalates_on_the_timeline_and_in_the_webhook(
     client: TestClient, rt: FakeRuntime
 ) -> None:
-    incident = rt.press("B-001")
-    ok(
-        client.post(
-            f"/api/field/incidents/{incident}/dispatch",
-            json={"lead": {"id": "P-zhang"}},
-            headers=auth("operator"),
-        )
-    )
+    incident = sent(client, rt)
     rt.clock.now += 119
     assert rt.engine.tick() == []
     rt.clock.now += 2  # sos: accept within 120 s

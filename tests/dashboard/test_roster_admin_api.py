@@ -11,8 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alarms import roster
+from alarms.queries import Scope
 from dashboard.app import create_app
-from tests.dashboard.test_api import T0, FakeRuntime, auth
+from dashboard.auth import Principal, TokenBook
+from tests.dashboard.test_api import T0, TOKENS, FakeRuntime, auth
 from tests.dashboard.test_field_api import PEOPLE, UNITS, ok
 from tests.dashboard.test_field_api import rt as rt  # the fixture
 
@@ -145,3 +147,48 @@ def test_config_seeding_leaves_page_edits_alone(client: TestClient, rt: FakeRunt
     assert not now["P-wang"]["active"]  # and so does the page's deactivation
     assert not now["P-night"]["active"]  # never edited on the page: config decides
     assert now["P-li"]["active"]
+
+
+STREET_OPERATORS = {  # street S-1 holds G-001; street S-2 holds G-003
+    "s1": ("tok-roster-s1", Principal("s1-op", "operator", Scope(streets=frozenset({"S-1"})))),
+    "s2": ("tok-roster-s2", Principal("s2-op", "operator", Scope(streets=frozenset({"S-2"})))),
+    "s2-admin": ("tok-roster-s2-admin", Principal("s2-adm", "admin", Scope(streets=frozenset({"S-2"})))),
+}
+
+
+def test_operators_see_the_roster_of_their_own_street_and_admins_all(
+    client: TestClient, rt: FakeRuntime
+) -> None:
+    rt.services.tokens = TokenBook.build([*TOKENS.values(), *STREET_OPERATORS.values()])
+
+    def seen(who: str, what: str) -> set[str]:
+        headers = {"Authorization": f"Bearer {STREET_OPERATORS[who][0]}"}
+        found = ok(client.get(f"/api/roster/{what}", headers=headers))["items"]
+        return {e["target_id"] if what == "audit" else e["id"] for e in found}
+
+    ok(
+        client.put(
+            "/api/roster/people/P-zhang", json={**ZHANG, "phone": "13900000009"}, headers=auth("admin")
+        )
+    )
+    ok(
+        client.put(
+            "/api/roster/people/P-li",
+            json={**ZHANG, "name": "李娜", "username": "li", "grids": ["G-003"]},
+            headers=auth("admin"),
+        )
+    )
+    assert seen("s1", "people") == {"P-zhang", "P-wang", "P-night"}
+    assert seen("s2", "people") == {"P-li"}
+    assert seen("s1", "units") == {"U-pcs"} and seen("s2", "units") == set()
+    assert seen("s1", "audit") == {"P-zhang"} and seen("s2", "audit") == {"P-li"}
+    everyone = {"P-zhang", "P-wang", "P-night", "P-li"}
+    assert seen("s2-admin", "people") == everyone and seen("s2-admin", "units") == {"U-pcs"}
+    assert seen("s2-admin", "audit") == {"P-zhang", "P-li"}
+    # A move to the other street's grid: the new street sees the person and the edit; the old one the edit.
+    ok(client.put("/api/roster/people/P-zhang", json={**ZHANG, "grids": ["G-003"]}, headers=auth("admin")))
+    assert seen("s1", "people") == {"P-wang", "P-night"}
+    assert seen("s2", "people") == {"P-li", "P-zhang"}
+    headers = {"Authorization": f"Bearer {STREET_OPERATORS['s1'][0]}"}
+    trail = ok(client.get("/api/roster/audit", params={"limit": 1}, headers=headers))["items"]
+    assert [(e["target_id"], e["after"]["grids"]) for e in trail] == [("P-zhang", ["G-003"])]

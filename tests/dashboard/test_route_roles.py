@@ -6,8 +6,9 @@ stack (middlewares, dependencies, the lifespan's state) on SQLite; the driver st
 line, so streaming routes (the event stream) are covered like any other.
 
 Anonymous access is allowed only for the routes in ANONYMOUS — the liveness probe, the sign-in page and
-its POST, static assets, and redirects that carry no data (`/`, `/ui`, and `/ui/` which sends anyone
-without a session to `/login`). Everything else answers 401 without credentials."""
+its POST, static assets (and the names module the pages import), and redirects that carry no data (`/`,
+`/ui`, and `/ui/` which sends anyone without a session to `/login`). Everything else answers 401 without
+credentials."""
 
 from __future__ import annotations
 
@@ -146,6 +147,8 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/search/export.xlsx"): row("/api/search/export.xlsx", 401, 200, 200, 200, 200, 200),
     ("GET", "/api/reports/kpis.xlsx"): row("/api/reports/kpis.xlsx", 401, 200, 200, 200, 200, 200),
     ("GET", "/api/reports/kpis.html"): row("/api/reports/kpis.html", 401, 200, 200, 200, 200, 200),
+    # The names of categories and states the pages import before anyone signs in (the sign-in page too).
+    ("GET", "/api/labels.js"): row("/api/labels.js", 200, 200, 200, 200, 200, 200),
     # The field loop (issue 15; the `field` role and people on the roster: tests/dashboard/test_field_api.py).
     # Nobody is on this app's roster: dispatches name nobody (409), field actions need a person (403).
     ("GET", "/field"): row("/field", 303, 303, 303, 303, 303, 303),  # the phone page needs a cookie session
@@ -222,6 +225,7 @@ ANONYMOUS = {
     ("GET", "/ui/"),
     ("GET", "/field"),
     ("GET", "/api/signed-clips/{clip_id}"),  # the signature is the credential (dashboard/clip_api.py)
+    ("GET", "/api/labels.js"),  # words the pages import, no data (dashboard/labels.py)
 }
 
 

@@ -17,6 +17,7 @@ from alarms.engine import Trigger
 from dashboard.app import create_app
 from sharpeyes.distributed.api_role import ApiRuntime
 from sharpeyes.distributed.roles import api_settings
+from sharpeyes.distributed.shards import shard_of
 from sharpeyes.settings import parse_settings
 from video.snapshots import SnapshotStore
 
@@ -80,6 +81,9 @@ def test_api_role_serves_shard_snapshots_in_scope(tmp_path: Path) -> None:
         assert client.get(f"/api/snapshots/{name}", headers=s1).status_code == 200
         assert client.get("/api/snapshots/CAM-1/../../api.db", headers=s1).status_code == 404
         cams = client.get("/api/cameras", headers=s1).json()["items"]
-        assert [(c["id"], c["state"]) for c in cams] == [("CAM-1", "on_shard")]
+        # No shard has reported (NATS is unreachable here): unknown, never shown as healthy
+        assert [(c["id"], c["state"], c["shard"]) for c in cams] == [
+            ("CAM-1", "unknown", shard_of("CAM-1", 8))
+        ]
         assert "s3cret-pw" not in str(cams)
         assert client.get("/api/cameras", headers=s2).json()["count"] == 0

@@ -77,7 +77,7 @@ def test_reconciler_arguments_carry_no_secret(tmp_path: Path, assets: Path) -> N
     assert noenv["detect_url"] == "file://${SE_T_ELSEWHERE}/fire_aerial_wildfire.mp4?token=${SE_T_CAM_TOKEN}"
     doc = rec._settings_doc()
     assert "url" not in doc["storage"] and doc["storage"]["snapshots_dir"] == f"{tmp_path}/snapshots"
-    assert set(doc) == {"grids", "detectors", "video", "distributed", "log_level", "storage"}
+    assert set(doc) == {"grids", "detectors", "video", "clips", "distributed", "log_level", "storage"}
 
 
 def test_shard_expands_from_its_node_environment(

@@ -15,12 +15,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from prometheus_client import CollectorRegistry
 
+from alarms.categories import CATEGORIES
 from alarms.config import AreaName, GridConfig, SlaConfig
 from alarms.delivery.outbox import Routing
 from alarms.engine import IncidentEngine
 from alarms.grids import GridDirectory
 from alarms.metrics import AlarmMetrics
 from alarms.storage.store import Store
+from dashboard.exports import Namer
+from dashboard.labels import STATES
 from dashboard.users import UserStore
 from ingest.types import PanicSignal, SignalKind
 from tests.e2e.conftest import PASSWORD
@@ -145,8 +148,7 @@ HEADERS = {
     "zh-CN": ("编号", "类别", "状态", "标题", "街道", "社区", "网格", "地址"),
     "en": ("ID", "Category", "State", "Title", "Street", "Community", "Grid", "Address"),
 }
-CLOSED = {"zh-CN": ("已办结", "一键报警求助"), "en": ("Closed", "SOS button")}  # state, category on the page
-EXPORTED = {"zh-CN": ("一键报警求助", "已办结"), "en": ("SOS button pressed", "Closed")}  # category, state
+NAMED = {"zh-CN": ("一键报警求助", "已办结"), "en": ("SOS button pressed", "Closed")}  # category, state
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
@@ -161,9 +163,8 @@ def test_find_last_months_incident_and_export_it(
     month = {"from": day.replace(day=1).isoformat(), "to": (day.replace(day=28)).isoformat()}
     assert search(page, **month) == [ids["false_alarm"], ids["closed"]]  # by date: not this month's
     row = page.locator(f".search-row[data-id='{ids['closed']}']")
-    state, category = CLOSED[lang]
-    expect(row).to_contain_text(state)
-    expect(row).to_contain_text(category)
+    on_page = (row.locator("td").nth(2).inner_text(), row.locator("td").nth(3).inner_text())
+    assert on_page == NAMED[lang]  # category, state
     expect(row).to_contain_text("城关街道")
     assert "G-001" not in row.inner_text() and "S-1" not in row.inner_text()  # names, not ids
 
@@ -176,8 +177,18 @@ def test_find_last_months_incident_and_export_it(
     assert len(sheet) == 3  # the header and the two incidents of last month
     assert [r[0] for r in sheet[1:]] == [ids["false_alarm"], ids["closed"]]
     closed = sheet[2]
-    assert closed[1:3] == EXPORTED[lang] and closed[4] == "城关街道" and closed[7] == ADDRESS
+    assert closed[1:3] == on_page and closed[4] == "城关街道" and closed[7] == ADDRESS  # as on the page
     assert closed[10] == "张三" and closed[11].startswith(last_month().strftime("%Y-%m-%d 10:00:00"))
+
+    # Every category and state the form offers is named as the export names it (dashboard/labels.py).
+    namer = Namer(lang, "Asia/Shanghai")
+    for field, name in (("category", namer.category), ("state", namer.state)):
+        offered = page.locator(f"[data-testid='search-{field}'] option").evaluate_all(
+            "os => os.filter((o) => o.value).map((o) => [o.value, o.textContent])"
+        )
+        known = CATEGORIES if field == "category" else STATES
+        assert [v for v, _ in offered] == list(known)
+        assert [text for _, text in offered] == [name(v) for v, _ in offered]
 
     row.click()  # the incident opens in the detail panel of the queue view
     expect(page.locator("#view-queue")).to_be_visible()

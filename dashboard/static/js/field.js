@@ -3,8 +3,7 @@
 // 20 s and on return to the page, so it works on a slow connection; every action reloads just the lists.
 // What the worker typed and the photos not yet sent survive the reloads; a card's buttons are disabled while
 // its request is on the way, so a slow answer is not sent twice.
-import { LANGS, getLang, setLang, tv } from "./i18n.js";
-import { ft } from "./field_i18n.js";
+import { LANGS, getLang, setLang, tv, ft } from "./i18n.js";
 import { h, replace, clock, setTimeZone, setServerTime, nowMs, tsMs } from "./dom.js";
 
 let csrf = null;

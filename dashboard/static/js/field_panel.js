@@ -3,8 +3,7 @@
 // reason), 回访 (满意 / 基本满意 / 不满意, which may reopen), each person's progress and notice delivery, and
 // the worker's photos. One element kept across the detail's re-renders, so what the operator ticked or typed
 // survives a pushed change; it reloads when the incident's version moves.
-import { tv } from "./i18n.js";
-import { ft } from "./field_i18n.js";
+import { tv, ft } from "./i18n.js";
 import { h, replace, clock } from "./dom.js";
 import { api } from "./api.js";
 import { store, upsert, emit } from "./store.js";

@@ -1,7 +1,11 @@
 // UI text in Simplified Chinese (default) and English. Keys, not sentences, live in the markup:
 // `data-i18n="key"` sets textContent, `data-i18n-title` a tooltip, `data-i18n-placeholder` a placeholder.
+// The names of categories, states and verdicts (cat.*, state.*, disp.*) come from the server, the same ones
+// its exports write (dashboard/labels.py).
+import LABELS from "/api/labels.js";
 
 const zh = {
+  ...LABELS["zh-CN"],
   "app.title": "锐眼指挥中心",
   // -- where to go, evidence for people (issue 14: 1, 9) --
   "place.title": "事发地点", "place.no_address": "未登记地址：请按网格与摄像头确认位置",
@@ -45,6 +49,7 @@ const zh = {
   "video.mode.picture": "定时截图", "video.state.online": "在线", "video.state.starting": "启动中",
   "video.state.reconnecting": "重连中", "video.state.offline": "离线", "video.state.stopped": "已停止",
   "video.state.disabled": "已停用",
+  "video.state.unknown": "状态未知", "video.state.on_shard": "分片分析中", "video.state.config_error": "配置错误",
   "detail.no_cameras": "无联动摄像头", "detail.source": "来源", "detail.triggers": "触发次数",
   "detail.assignee": "派遣对象", "detail.resolution": "办结说明", "detail.linked": "关联事件",
   "detail.no_deliveries": "无推送记录", "detail.done": "已完成",
@@ -66,14 +71,7 @@ const zh = {
   "act.merge": "合并", "act.created": "创建", "act.updated": "更新", "act.retriggered": "再次触发",
   "act.escalated": "升级", "act.button_cancel": "按钮取消", "act.cleared": "已恢复",
   "act.escalate": "升级", "act.dispatch_not_reached": "接警平台未送达", "act.auto_close": "自动关闭",
-  "disp.false_alarm": "误报", "disp.test": "测试", "disp.duplicate": "重复", "disp.handled": "已处理", "disp.other": "其他",
-  "state.reported": "待受理", "state.acknowledged": "已受理", "state.dispatched": "已派遣",
-  "state.in_progress": "处置中", "state.resolved": "已处置", "state.closed": "已办结",
-  "state.evaluated": "已评价", "state.cancelled": "已撤销", "state.merged": "已合并",
-  "cat.sos": "一键报警求助", "cat.fire": "火情", "cat.smoke": "烟雾", "cat.crowd": "人员聚集",
-  "cat.gathering": "突发聚集", "cat.tamper": "设备防拆报警", "cat.video_loss": "视频丢失",
-  "cat.device_offline": "设备离线", "cat.low_battery": "设备电量低", "cat.dispatch_failure": "接警平台不可达",
-  "cat.camera_tamper": "摄像机画面异常", "tamper.cover": "镜头被遮挡", "tamper.blur": "画面模糊/失焦",
+  "tamper.cover": "镜头被遮挡", "tamper.blur": "画面模糊/失焦",
   "evidence.tamper_kind": "异常类型", "evidence.before": "正常画面（参考）", "evidence.after": "当前画面",
   "tamper.shift": "摄像机移位", "tamper.freeze": "画面冻结", "tamper.dark": "画面过暗", "tamper.glare": "强光致盲",
   "esc.grid": "网格", "esc.community": "社区", "esc.street": "街道", "esc.district": "区",
@@ -131,7 +129,7 @@ const zh = {
   "err.stale_version": "此事件已被他人更新", "err.invalid_transition": "当前状态（{state}）不允许此操作",
   "err.bad_request": "信息不完整", "err.not_found": "事件不存在或不在您的管辖范围", "err.unknown_action": "未知操作",
   "err.forbidden": "没有权限执行此操作", "err.invalid_request": "请求内容有误", "err.http": "服务器错误（{status}）",
-  "err.network": "网络连接失败", "err.signed_out": "已退出登录",
+  "err.network": "网络连接失败", "err.storage_unavailable": "证据存储暂时无法访问，请稍后再发送一次", "err.signed_out": "已退出登录",
   "dur.s": "{s}秒", "dur.ms": "{m}分{s}秒", "dur.hm": "{h}小时{m}分", "dur.dh": "{d}天{h}小时",
   "keys.title": "键盘快捷键", "keys.next": "下一个事件", "keys.prev": "上一个事件", "keys.ack": "受理当前事件",
   "keys.video": "打开联动视频", "keys.help": "显示/隐藏本帮助", "keys.close": "关闭", "keys.hint": "按 ? 查看快捷键",
@@ -182,9 +180,45 @@ const zh = {
   "prole.urban_management": "城管",
   "err.roster_unknown_grid": "没有这个网格：{grid}", "err.roster_unknown_unit": "没有这个单位：{unit}",
   "err.roster_username_taken": "该登录名已属于另一人（{id}）",
+  // -- the phone page and the field panel (issue 15; field.js, field_panel.js read these through ft()) --
+  "field.title": "锐眼 · 网格员", "field.mine": "我的任务", "field.open": "本网格待办", "field.none": "暂无",
+  "field.accept": "接单", "field.arrive": "到场", "field.note": "进度", "field.resolve": "办结", "field.photo": "拍照/上传", "field.result": "处置结果",
+  "field.note_ph": "说明情况（必填）", "field.accept_by": "接单时限 {t}", "field.arrive_by": "到场时限 {t}",
+  "field.status.assigned": "待接单", "field.status.accepted": "已接单", "field.status.arrived": "已到场", "field.status.withdrawn": "已改派",
+  "field.result.handled": "已处置", "field.result.referred": "已移交", "field.result.no_problem_found": "现场无异常",
+  "field.loading": "正在加载…", "field.sending": "正在提交…", "field.uploading": "正在上传照片…", "field.uploaded": "照片已上传，随进度或办结一并提交",
+  "field.locating": "正在获取位置…", "field.signed_out": "已退出登录",
+  "field.done.accept": "已接单", "field.done.arrive": "已报到场", "field.done.arrive_located": "已报到场（已附带位置）",
+  "field.done.arrive_no_location": "已报到场（未获取位置）", "field.done.progress": "进度已提交", "field.done.resolve": "已办结，等待审核",
+  "field.offline": "网络不通，请稍后重试；已填写的内容仍保留",
+  "field.err.photo_type": "不是照片：只收 JPEG、PNG 或 HEIC", "field.err.photo_too_large": "照片太大，请压缩后再传",
+  "field.err.photo_corrupt": "照片已损坏或不完整，请重拍",
+  "field.err.photo_unknown": "照片不属于此事件，请重新上传",
+  "field.err.field_note_required": "请填写说明", "field.err.field_not_assigned": "这不是派给您的任务",
+  "field.err.field_already_accepted": "已经接过单", "field.err.field_already_arrived": "已经报过到场",
+  "field.err.field_not_working": "该事件当前不在处置中", "field.err.field_no_person": "此账号不在值班名册中",
+  "field.err.invalid_transition": "该事件状态已变化，请刷新", "field.err.not_found": "事件不存在或不在您的网格",
+  "field.err.bad_request": "提交的内容有误", "field.err.csrf": "登录已过期，请刷新页面",
+  "field.err.http": "提交失败（{status}）",
+  "field.word.return": "审核退回：{note}", "field.word.reopen": "回访不满意，请重新处置：{note}", "field.word.urge": "督办：{note}",
+  "field.panel.title": "现场处置", "field.panel.dispatch": "派遣", "field.panel.reassign": "改派", "field.panel.helper": "协助",
+  "field.panel.on_duty": "在岗", "field.panel.off_duty": "不在班", "field.panel.no_roster": "本网格没有值班人员", "field.panel.note": "说明",
+  "field.panel.sending": "正在提交…", "field.panel.dispatched": "已派遣，通知已发出", "field.panel.reassigned": "已改派，通知已发出",
+  "field.panel.urge": "督办", "field.panel.urge_note": "督办意见", "field.panel.urged": "已督办", "field.panel.review": "审核",
+  "field.panel.close": "审核通过，办结", "field.panel.return": "退回重办", "field.panel.reason": "退回原因",
+  "field.panel.reason_required": "退回必须填写原因", "field.panel.closed": "已办结", "field.panel.returned": "已退回网格员",
+  "field.panel.callback": "回访", "field.panel.satisfaction": "满意度", "field.panel.reopen": "重新派回处置", "field.panel.yes": "是", "field.panel.no": "否",
+  "field.panel.record": "记录回访", "field.panel.recorded": "回访已记录", "field.panel.reopened": "不满意，已重新派回",
+  "field.panel.lead": "主办", "field.panel.accept_by": "{t} 前接单", "field.panel.missed.accept": "超时未接单", "field.panel.missed.arrive": "超时未到场",
+  "field.panel.notices": "通知送达", "field.panel.photos": "现场照片", "field.panel.photo_alt": "现场照片 {t}",
+  "field.sat.satisfied": "满意", "field.sat.basically_satisfied": "基本满意", "field.sat.unsatisfied": "不满意",
+  "field.channel.webhook": "短信/微信网关", "field.channel.mqtt": "App 推送",
+  "field.unit.police_station": "派出所", "field.unit.fire_station": "消防救援站",
+  "field.unit.urban_management": "城管", "field.unit.community": "社区",
 };
 
 const en = {
+  ...LABELS.en,
   "app.title": "Sharp Eyes Command Centre",
   // -- where to go, evidence for people (issue 14: 1, 9) --
   "place.title": "Where", "place.no_address": "No address on record: confirm the place by grid and camera",
@@ -228,6 +262,7 @@ const en = {
   "video.mode.picture": "refreshed pictures", "video.state.online": "online", "video.state.starting": "starting",
   "video.state.reconnecting": "reconnecting", "video.state.offline": "offline", "video.state.stopped": "stopped",
   "video.state.disabled": "disabled",
+  "video.state.unknown": "unknown", "video.state.on_shard": "on a shard", "video.state.config_error": "config error",
   "detail.no_cameras": "No linked cameras", "detail.source": "Source", "detail.triggers": "Triggers",
   "detail.assignee": "Assigned to", "detail.resolution": "Resolution", "detail.linked": "Linked incident",
   "detail.no_deliveries": "No deliveries", "detail.done": "Done",
@@ -249,14 +284,7 @@ const en = {
   "act.merge": "Merge", "act.created": "Created", "act.updated": "Updated", "act.retriggered": "Triggered again",
   "act.escalated": "Escalated", "act.button_cancel": "Button cancel", "act.cleared": "Cleared",
   "act.escalate": "Escalated", "act.dispatch_not_reached": "Dispatch not reached", "act.auto_close": "Closed automatically",
-  "disp.false_alarm": "False alarm", "disp.test": "Test", "disp.duplicate": "Duplicate", "disp.handled": "Handled", "disp.other": "Other",
-  "state.reported": "Reported", "state.acknowledged": "Acknowledged", "state.dispatched": "Dispatched",
-  "state.in_progress": "In progress", "state.resolved": "Resolved", "state.closed": "Closed",
-  "state.evaluated": "Evaluated", "state.cancelled": "Cancelled", "state.merged": "Merged",
-  "cat.sos": "SOS button", "cat.fire": "Fire", "cat.smoke": "Smoke", "cat.crowd": "Crowding",
-  "cat.gathering": "Sudden gathering", "cat.tamper": "Device tamper", "cat.video_loss": "Video loss",
-  "cat.device_offline": "Device offline", "cat.low_battery": "Low battery", "cat.dispatch_failure": "Dispatch not reached",
-  "cat.camera_tamper": "Camera tampered", "tamper.cover": "Lens covered", "tamper.blur": "Blurred / out of focus",
+  "tamper.cover": "Lens covered", "tamper.blur": "Blurred / out of focus",
   "evidence.tamper_kind": "Tampering", "evidence.before": "Before (reference)", "evidence.after": "Now",
   "tamper.shift": "Camera moved", "tamper.freeze": "Picture frozen", "tamper.dark": "Too dark", "tamper.glare": "Blinded by light",
   "esc.grid": "Grid", "esc.community": "Community", "esc.street": "Street", "esc.district": "District",
@@ -314,7 +342,7 @@ const en = {
   "err.stale_version": "Someone else updated this incident", "err.invalid_transition": "Not allowed while the incident is {state}",
   "err.bad_request": "Something required is missing", "err.not_found": "No such incident in your area", "err.unknown_action": "Unknown action",
   "err.forbidden": "You may not do this", "err.invalid_request": "The request was not valid", "err.http": "Server error ({status})",
-  "err.network": "Network connection failed", "err.signed_out": "Signed out",
+  "err.network": "Network connection failed", "err.storage_unavailable": "Evidence storage is not reachable right now; please send it again shortly", "err.signed_out": "Signed out",
   "dur.s": "{s}s", "dur.ms": "{m}m {s}s", "dur.hm": "{h}h {m}m", "dur.dh": "{d}d {h}h",
   "keys.title": "Keyboard shortcuts", "keys.next": "Next incident", "keys.prev": "Previous incident", "keys.ack": "Acknowledge this incident",
   "keys.video": "Open linked video", "keys.help": "Show or hide this help", "keys.close": "Close", "keys.hint": "Press ? for shortcuts",
@@ -365,6 +393,41 @@ const en = {
   "prole.firefighter": "Firefighter", "prole.urban_management": "Urban management",
   "err.roster_unknown_grid": "No such grid: {grid}", "err.roster_unknown_unit": "No such unit: {unit}",
   "err.roster_username_taken": "That sign-in name belongs to someone else ({id})",
+  // -- the phone page and the field panel (issue 15; field.js, field_panel.js read these through ft()) --
+  "field.title": "Sharp Eyes · Field", "field.mine": "My tasks", "field.open": "Open in my grids", "field.none": "Nothing",
+  "field.accept": "Accept", "field.arrive": "Arrived", "field.note": "Progress", "field.resolve": "Resolve", "field.photo": "Photo", "field.result": "Result",
+  "field.note_ph": "What happened (required)", "field.accept_by": "Accept by {t}", "field.arrive_by": "Arrive by {t}",
+  "field.status.assigned": "To accept", "field.status.accepted": "Accepted", "field.status.arrived": "On site", "field.status.withdrawn": "Reassigned",
+  "field.result.handled": "Handled", "field.result.referred": "Referred", "field.result.no_problem_found": "Nothing found",
+  "field.loading": "Loading…", "field.sending": "Sending…", "field.uploading": "Uploading photo…", "field.uploaded": "Photo uploaded; it goes with your next note or resolve",
+  "field.locating": "Getting your location…", "field.signed_out": "Signed out",
+  "field.done.accept": "Accepted", "field.done.arrive": "Arrival reported", "field.done.arrive_located": "Arrival reported (with location)",
+  "field.done.arrive_no_location": "Arrival reported (no location)", "field.done.progress": "Progress sent", "field.done.resolve": "Resolved, awaiting review",
+  "field.offline": "No connection, try again; what you typed is kept",
+  "field.err.photo_type": "Not a photo: JPEG, PNG or HEIC only", "field.err.photo_too_large": "Photo too large, please shrink it",
+  "field.err.photo_corrupt": "The photo is damaged or incomplete, please retake it",
+  "field.err.photo_unknown": "A photo does not belong to this incident; upload it again",
+  "field.err.field_note_required": "Please write a note", "field.err.field_not_assigned": "This task is not yours",
+  "field.err.field_already_accepted": "Already accepted", "field.err.field_already_arrived": "Already reported arrival",
+  "field.err.field_not_working": "This incident is not being handled now", "field.err.field_no_person": "This account is not on the roster",
+  "field.err.invalid_transition": "The incident has changed; refresh", "field.err.not_found": "No such incident in your grids",
+  "field.err.bad_request": "Something in the form is wrong", "field.err.csrf": "Your sign-in expired; reload the page",
+  "field.err.http": "Failed ({status})",
+  "field.word.return": "Returned by review: {note}", "field.word.reopen": "Callback unsatisfied, handle it again: {note}", "field.word.urge": "Urged: {note}",
+  "field.panel.title": "Field", "field.panel.dispatch": "Dispatch", "field.panel.reassign": "Reassign", "field.panel.helper": "Helper",
+  "field.panel.on_duty": "On duty", "field.panel.off_duty": "Off duty", "field.panel.no_roster": "Nobody covers this grid", "field.panel.note": "Note",
+  "field.panel.sending": "Sending…", "field.panel.dispatched": "Dispatched; notices sent", "field.panel.reassigned": "Reassigned; notices sent",
+  "field.panel.urge": "Urge", "field.panel.urge_note": "Urge note", "field.panel.urged": "Urged", "field.panel.review": "Review",
+  "field.panel.close": "Approve and close", "field.panel.return": "Return to worker", "field.panel.reason": "Reason for returning",
+  "field.panel.reason_required": "Returning needs a reason", "field.panel.closed": "Closed", "field.panel.returned": "Returned to the worker",
+  "field.panel.callback": "Callback", "field.panel.satisfaction": "Satisfaction", "field.panel.reopen": "Send back to the field", "field.panel.yes": "Yes", "field.panel.no": "No",
+  "field.panel.record": "Record callback", "field.panel.recorded": "Callback recorded", "field.panel.reopened": "Unsatisfied: sent back to the field",
+  "field.panel.lead": "lead", "field.panel.accept_by": "accept by {t}", "field.panel.missed.accept": "Accept deadline missed", "field.panel.missed.arrive": "Arrival deadline missed",
+  "field.panel.notices": "Notices", "field.panel.photos": "Photos from the field", "field.panel.photo_alt": "Field photo {t}",
+  "field.sat.satisfied": "Satisfied", "field.sat.basically_satisfied": "Mostly satisfied", "field.sat.unsatisfied": "Unsatisfied",
+  "field.channel.webhook": "SMS/WeChat gateway", "field.channel.mqtt": "App push",
+  "field.unit.police_station": "Police station", "field.unit.fire_station": "Fire station",
+  "field.unit.urban_management": "Urban management", "field.unit.community": "Community",
 };
 
 const DICTS = { "zh-CN": zh, en };
@@ -379,6 +442,18 @@ export function getLang() { return lang; }
 export function t(key, vars = {}) {
   const text = DICTS[lang][key] ?? DICTS["zh-CN"][key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+}
+
+/** The phone page's and the field panel's words (`field.<key>`); an unknown key comes back as it is, so a
+ * server error code without words shows the server's own message. Role names are the roster's (`prole.`). */
+export function ft(key, vars = {}) {
+  const full = key.startsWith("role.") ? `p${key}` : `field.${key}`;
+  return full in DICTS[lang] || full in DICTS["zh-CN"] ? t(full, vars) : key;
+}
+
+/** The categories (prefix "cat"), states ("state") or verdicts ("disp") the server names, in its order. */
+export function known(prefix) {
+  return Object.keys(LABELS["zh-CN"]).filter((k) => k.startsWith(`${prefix}.`)).map((k) => k.slice(prefix.length + 1));
 }
 
 /** Translate a value with a prefix, falling back to the raw value for unknown categories or actions. */

@@ -3,13 +3,14 @@
 // a row opens the incident's detail; the filtered list exports to CSV / XLSX, and KPI reports by street,
 // grid and worker for a day, week or month to XLSX or a print-friendly page.
 
-import { t, tv, getLang, onLangChange } from "./i18n.js";
+import { t, tv, known, getLang, onLangChange } from "./i18n.js";
 import { h, replace, clock } from "./dom.js";
 import { api } from "./api.js";
 import { store, subscribe, upsert, select, emit, gridName } from "./store.js";
 
-const CATEGORIES = ["sos", "fire", "smoke", "crowd", "gathering", "tamper", "video_loss", "device_offline", "low_battery", "dispatch_failure"];
-const STATES = ["reported", "acknowledged", "dispatched", "in_progress", "resolved", "closed", "evaluated", "cancelled", "merged"];
+// The names in the form and the rows are the server's, the very ones its exports write (dashboard/labels.py).
+const CATEGORIES = known("cat");
+const STATES = known("state");
 
 let root = null;
 let query = null;      // URLSearchParams of the last search
