@@ -92,7 +92,7 @@ def test_the_crowd_counting_suite_declares_valid_detectors_and_choices(tmp_path)
 
     suite = LoadedSuite(
         Path(__file__).resolve().parents[2] / "eval" / "crowd_counting.yaml",
-        {"SHARPEYES_ASSETS": str(tmp_path)},
+        {"SHARPEYES_ASSETS": str(tmp_path), "SHARPEYES_CSRNET": str(tmp_path / "csrnet.npz")},
     ).suite
     assert suite.counting is not None
     assert set(suite.counting.choose) == {"tile_grid", "mcnn_scale", "dense_model", "fusion"}
