@@ -181,8 +181,9 @@ def main() -> int:
     ap.add_argument(
         "--sender",
         choices=["in_process", "own_process"],
-        default="in_process",
-        help="delivery.sender: send webhooks and MQTT notices in the service's process or a child process",
+        default="own_process",
+        help="delivery.sender: send webhooks and MQTT notices from a child process (the default) or in the "
+        "service's process",
     )
     ap.add_argument("--per-second", action="store_true", help="also print p50/p99 for each second of load")
     ap.add_argument("--hops", action="store_true", help="attribute each press to its hops (see above)")

@@ -193,7 +193,7 @@ def build_delivery(
         return QueuedDelivery(settings.distributed, env)
     if settings.delivery.sender == "own_process":
         if settings.storage.url.startswith("sqlite") and ":memory:" in settings.storage.url:
-            log.warning("delivery.sender own_process needs a database file; sending in process instead")
+            log.info("SQLite in memory: webhooks and MQTT notices are sent in process")
         else:
             return ProcessDelivery(settings, env, core.engine, core.metrics)
     return build_delivery_worker(settings, env, core, mqtt_publish, clock)
