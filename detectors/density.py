@@ -20,7 +20,7 @@ import numpy as np
 
 from detectors.base import register
 from detectors.config import DensityConfig
-from detectors.density_csrnet import csrnet_onnx, load_csrnet_weights, rgb_input
+from detectors.density_csrnet import csrnet_onnx, density_model, load_csrnet_weights, rgb_input
 from detectors.inference_session import Session, open_session
 from detectors.types import DetectionExtras, DetectionResult, Detections
 from ingest.types import Frame
@@ -61,8 +61,7 @@ def load_mcnn_weights(path: Path) -> dict[str, np.ndarray]:
 
 def mcnn_onnx(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     """The MCNN graph: input `image` [N, 1, H, W] grey 0–255, output `density` [N, 1, H/4, W/4]."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes, inits = [], []
 
@@ -94,18 +93,7 @@ def mcnn_onnx(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
         column_outputs.append(tensor)
     nodes.append(helper.make_node("Concat", column_outputs, ["columns"], axis=1))
     fused = conv_relu("columns", "DME.fuse.0")
-    nodes.append(helper.make_node("Identity", [fused], ["density"]))
-    graph = helper.make_graph(
-        nodes,
-        "mcnn",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 1, "height", "width"])],
-        [helper.make_tensor_value_info("density", TensorProto.FLOAT, ["batch", 1, "h4", "w4"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="sharpeyes")
-    model.ir_version = min(model.ir_version, 8)
-    onnx.checker.check_model(model)
-    return model
+    return density_model(nodes, inits, fused, "mcnn", channels=1, stride=4)
 
 
 def grey_input(image: np.ndarray, scale: float = 1.0) -> np.ndarray:

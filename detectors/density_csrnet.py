@@ -15,7 +15,7 @@ Layer widths are read from the tensors, so a smaller state dict of the same shap
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -45,8 +45,7 @@ def load_csrnet_weights(path: Path) -> dict[str, np.ndarray]:
 
 def csrnet_onnx(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     """The CSRNet graph: input `image` [N, 3, H, W] normalised RGB, output `density` [N, 1, H/8, W/8]."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     nodes, inits = [], []
 
@@ -80,12 +79,27 @@ def csrnet_onnx(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     for index in _BACKEND:
         tensor = conv(tensor, f"backend.{index}", dilation=2)
     tensor = conv(tensor, "output_layer", relu=False)
-    nodes.append(helper.make_node("Identity", [tensor], ["density"]))
+    return density_model(nodes, inits, tensor, "csrnet", channels=3, stride=STRIDE)
+
+
+def density_model(
+    nodes: list[Any], inits: list[Any], output: str, name: str, *, channels: int, stride: int
+) -> onnx.ModelProto:
+    """A density graph's nodes as a checked model: input `image` [N, channels, H, W], output `density`
+    [N, 1, H/stride, W/stride] (MCNN and CSRNet alike)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [*nodes, helper.make_node("Identity", [output], ["density"])]
     graph = helper.make_graph(
         nodes,
-        "csrnet",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        [helper.make_tensor_value_info("density", TensorProto.FLOAT, ["batch", 1, "h8", "w8"])],
+        name,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", channels, "height", "width"])],
+        [
+            helper.make_tensor_value_info(
+                "density", TensorProto.FLOAT, ["batch", 1, f"h{stride}", f"w{stride}"]
+            )
+        ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="sharpeyes")

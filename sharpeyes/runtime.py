@@ -99,6 +99,8 @@ class LocalRuntime:
         self.publisher = None if queued else build_publisher(settings, env)
         publish = self.publisher.publish if self.publisher is not None else self.listener.publish
         self.delivery = build_delivery(settings, env, core, publish, clock, queued)
+        if isinstance(self.delivery, ProcessDelivery):  # the sender process has a connection of its own
+            self.publisher = None
         self.hub = PushHub()
         self.relay = None if api is None else build_push_relay(settings, env, self.hub, self.registry)
         self.broker = (
